@@ -1,0 +1,243 @@
+//! Command-line parsing: words → [`Cli`]. Every `--long-option VALUE` is the
+//! config key `long_option`, so the library's [`Settings::set`] checks it.
+
+use mtgsy_ddns::config::{self, Settings};
+use mtgsy_ddns::InputError;
+
+/// What to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    /// One guarded update.
+    Update,
+    /// Show the state.
+    Status,
+    /// Watch for address changes.
+    Watch,
+    /// Print help.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// Parsed command line.
+#[derive(Debug)]
+pub struct Cli {
+    /// What to do.
+    pub action: Action,
+    /// `--config FILE`.
+    pub config_file: Option<String>,
+    /// Settings given as flags, applied after the config file and the environment.
+    pub flags: Vec<(String, String)>,
+    /// `--force`.
+    pub force: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--json`.
+    pub json: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `--syslog`.
+    pub syslog: bool,
+    /// `status --registered-ip`.
+    pub registered_ip: bool,
+}
+
+/// Flags that take no value and map to a boolean setting.
+const BOOL_SETTINGS: &[&str] = &["allow_http", "allow_private"];
+
+pub fn parse(args: &[String]) -> Result<Cli, InputError> {
+    let mut cli = Cli {
+        action: Action::Help,
+        config_file: None,
+        flags: Vec::new(),
+        force: false,
+        dry_run: false,
+        json: false,
+        verbose: 0,
+        syslog: false,
+        registered_ip: false,
+    };
+    let mut words = args.iter();
+    match words.next().map(String::as_str) {
+        None | Some("-h" | "--help" | "help") => return Ok(cli),
+        Some("-V" | "--version") => {
+            cli.action = Action::Version;
+            return Ok(cli);
+        }
+        Some("update") => cli.action = Action::Update,
+        Some("status") => cli.action = Action::Status,
+        Some("watch") => cli.action = Action::Watch,
+        Some(other) => {
+            return Err(InputError::new(
+                "command",
+                format!("{other:?} is not a command; use update, status or watch (see --help)"),
+            ))
+        }
+    }
+    while let Some(word) = words.next() {
+        let (name, inline) = match word.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (word.as_str(), None),
+        };
+        let no_value = |cli_flag: &str| -> Result<(), InputError> {
+            match &inline {
+                Some(_) => Err(InputError::new(cli_flag, "takes no value")),
+                None => Ok(()),
+            }
+        };
+        match name {
+            "-h" | "--help" => {
+                cli.action = Action::Help;
+                return Ok(cli);
+            }
+            "-v" | "--verbose" => cli.verbose += 1,
+            "-vv" => cli.verbose += 2,
+            "--force" => {
+                no_value("force")?;
+                cli.force = true
+            }
+            "--dry-run" => {
+                no_value("dry_run")?;
+                cli.dry_run = true
+            }
+            "--json" => {
+                no_value("json")?;
+                cli.json = true
+            }
+            "--syslog" => {
+                no_value("syslog")?;
+                cli.syslog = true
+            }
+            "--registered-ip" if cli.action == Action::Status => cli.registered_ip = true,
+            "--password" => {
+                return Err(InputError::new(
+                    "password",
+                    "is never taken on the command line (other users could read it in the process list); use MTGSY_PASSWORD, --password-file FILE or the config file",
+                ))
+            }
+            _ if name.starts_with("--") && name.len() > 2 => {
+                let key = name[2..].replace('-', "_");
+                if BOOL_SETTINGS.contains(&key.as_str()) {
+                    no_value(&key)?;
+                    cli.flags.push((key, "1".into()));
+                    continue;
+                }
+                if key != "config" && !config::KEYS.contains(&key.as_str()) {
+                    return Err(InputError::new(
+                        key,
+                        format!("{name} is not an option (see --help)"),
+                    ));
+                }
+                let value = match inline {
+                    Some(v) => v,
+                    None => words
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| InputError::new(key.as_str(), format!("{name} needs a value")))?,
+                };
+                if key == "config" {
+                    cli.config_file = Some(value);
+                } else {
+                    cli.flags.push((key, value));
+                }
+            }
+            _ => {
+                return Err(InputError::new(
+                    "arguments",
+                    format!("unexpected {word:?} (options start with --; see --help)"),
+                ))
+            }
+        }
+    }
+    Ok(cli)
+}
+
+/// Builds the settings: config file, then MTGSY_USERNAME / MTGSY_PASSWORD,
+/// then the flags.
+pub fn settings(cli: &Cli) -> Result<(Settings, Option<serde_json::Value>), InputError> {
+    let mut settings = Settings::default();
+    let mut file_json = None;
+    if let Some(path) = &cli.config_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError::new("config", format!("cannot read {path}: {e}")))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| InputError::new("config", format!("{path} is not valid JSON: {e}")))?;
+        let object = json.as_object().ok_or_else(|| {
+            InputError::new("config", format!("{path} must hold one JSON object"))
+        })?;
+        settings
+            .merge_json(object)
+            .map_err(|e| InputError::new(format!("{path}: {}", e.field()), e.reason()))?;
+        file_json = Some(json);
+    }
+    if let Ok(user) = std::env::var("MTGSY_USERNAME") {
+        if !user.is_empty() {
+            settings
+                .set("username", &user)
+                .map_err(|e| InputError::new("MTGSY_USERNAME", e.reason()))?;
+        }
+    }
+    if let Ok(pass) = std::env::var("MTGSY_PASSWORD") {
+        if !pass.is_empty() {
+            settings
+                .set("password", &pass)
+                .map_err(|e| InputError::new("MTGSY_PASSWORD", e.reason()))?;
+        }
+    }
+    for (key, value) in &cli.flags {
+        settings.set(key, value)?;
+    }
+    Ok((settings, file_json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(words: &[&str]) -> Result<Cli, InputError> {
+        parse(&words.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn long_options_map_to_keys() {
+        let cli = p(&[
+            "update",
+            "--offline-url",
+            "http://x.example/",
+            "--hb=1",
+            "--allow-http",
+            "--force",
+            "-v",
+        ])
+        .unwrap();
+        assert_eq!(cli.action, Action::Update);
+        assert_eq!(
+            cli.flags,
+            [
+                ("offline_url".to_string(), "http://x.example/".to_string()),
+                ("hb".into(), "1".into()),
+                ("allow_http".into(), "1".into())
+            ]
+        );
+        assert!(cli.force);
+        assert_eq!(cli.verbose, 1);
+    }
+
+    #[test]
+    fn refusals_name_the_option() {
+        assert_eq!(
+            p(&["update", "--password", "x"]).unwrap_err().field(),
+            "password"
+        );
+        assert_eq!(
+            p(&["update", "--colour", "x"]).unwrap_err().field(),
+            "colour"
+        );
+        assert_eq!(p(&["update", "--ip"]).unwrap_err().field(), "ip");
+        assert_eq!(p(&["frobnicate"]).unwrap_err().field(), "command");
+        assert_eq!(p(&["update", "stray"]).unwrap_err().field(), "arguments");
+        assert_eq!(p(&["update", "--force=1"]).unwrap_err().field(), "force");
+        let e = p(&["update", "--password=hunter2"]).unwrap_err();
+        assert!(!e.to_string().contains("hunter2"));
+    }
+}

@@ -1,0 +1,173 @@
+//! `mtgsy-ddns`: the command-line front of the library. It parses words,
+//! runs one library call and owns the exit policy; all logic is in the
+//! library.
+
+mod args;
+mod output;
+
+use std::process::ExitCode;
+
+use mtgsy_ddns::transport::HttpTransport;
+use mtgsy_ddns::update::{self, RunOptions};
+use mtgsy_ddns::{Error, Status};
+
+use args::{Action, Cli};
+use output::Printer;
+
+fn main() -> ExitCode {
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args::parse(&words) {
+        Ok(cli) => run(&cli),
+        Err(e) => {
+            Printer::stderr_only().error(&e.to_string());
+            Status::BadInput.code()
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn run(cli: &Cli) -> i32 {
+    match cli.action {
+        Action::Help => {
+            print!("{}", HELP);
+            0
+        }
+        Action::Version => {
+            println!("mtgsy-ddns {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Action::Update => run_update(cli),
+        Action::Status => run_status(cli),
+        Action::Watch => {
+            let mut printer = Printer::new(cli.verbose, cli.syslog);
+            printer.error("watch: not available in this build yet; run `mtgsy-ddns update` from cron or hotplug");
+            Status::BadInput.code()
+        }
+    }
+}
+
+fn run_update(cli: &Cli) -> i32 {
+    let mut printer = Printer::new(cli.verbose, cli.syslog);
+    let result = (|| -> Result<update::Outcome, Error> {
+        let (settings, _) = args::settings(cli)?;
+        let config = settings.resolve()?;
+        let now = mtgsy_ddns::now()?;
+        let transport = HttpTransport::new(&config.transport)?;
+        let opts = RunOptions {
+            force: cli.force,
+            dry_run: cli.dry_run,
+            now,
+        };
+        update::run(&config, &opts, &transport, &mut |level, msg| {
+            printer.log(level, msg)
+        })
+    })();
+    match result {
+        Ok(outcome) => {
+            printer.outcome(&outcome, cli.json);
+            outcome.status.code()
+        }
+        Err(e) => {
+            printer.failure(&e, cli.json);
+            e.status().code()
+        }
+    }
+}
+
+fn run_status(cli: &Cli) -> i32 {
+    let mut printer = Printer::new(cli.verbose, false);
+    let result = (|| -> Result<i32, Error> {
+        let (settings, _) = args::settings(cli)?;
+        let path = settings
+            .state
+            .clone()
+            .unwrap_or_else(|| mtgsy_ddns::state::DEFAULT_STATE_PATH.into());
+        let server_host = match &settings.server {
+            Some(url) => Some(
+                mtgsy_ddns::request::Server::parse(url, true)?
+                    .host()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let now = mtgsy_ddns::now()?;
+        let entries: Vec<_> = mtgsy_ddns::state::read_entries(&path)?
+            .into_iter()
+            .filter(|e| settings.username.as_ref().is_none_or(|u| *u == e.username))
+            .filter(|e| server_host.as_ref().is_none_or(|h| *h == e.server))
+            .collect();
+        if cli.registered_ip {
+            return Ok(match entries.iter().find_map(|e| e.record.registered_ip) {
+                Some(ip) => {
+                    println!("{ip}");
+                    0
+                }
+                None => 1,
+            });
+        }
+        output::print_status(&path, &entries, now, cli.json);
+        Ok(0)
+    })();
+    result.unwrap_or_else(|e| {
+        printer.failure(&e, cli.json);
+        e.status().code()
+    })
+}
+
+const HELP: &str = "\
+mtgsy-ddns: dynamic DNS client for Microtech (mtgsy.net), with a rate guard
+that never gets the account blocked.
+
+USAGE:
+    mtgsy-ddns update [OPTIONS]      one guarded update
+    mtgsy-ddns status [OPTIONS]      what the state file says
+    mtgsy-ddns --version | --help
+
+ACCOUNT:
+    --username NAME        account e-mail or one dynamic domain (or MTGSY_USERNAME)
+    --password-file FILE   read the password from FILE ('-' = stdin); or set
+                           MTGSY_PASSWORD; never given as a flag value
+    --config FILE          JSON object with the same keys as the long options
+                           (dashes as underscores); flags override it
+
+ADDRESS:
+    --ip ADDR              the IPv4 address to register
+    --ip-source interface --interface IFACE    first global address of IFACE
+    --ip-source web --ip-url URL               first IPv4 address in the reply
+    --ip-source command --ip-command CMD       first IPv4 address CMD prints
+    --allow-private        permit private, CGNAT, loopback, ... addresses
+    --lookup-host NAME     with no state yet, NAME resolving to the address
+                           counts as already registered
+
+REQUEST:
+    --hb 0|1               heartbeats (default 0; always sent)
+    --stealth 0|1          offline redirect in a hidden frame
+    --port N               port of your web site when the ISP blocks 80 (not 80)
+    --offline-url URL      where visitors go while offline (http:// or https://)
+    --offline-text TEXT    what visitors see while offline
+    --mx HOST.             MX host, fully qualified, ending in a period
+
+TRANSPORT:
+    --server URL           default https://www.mtgsy.net/dns/update.php
+    --ca-file PEM          trust these roots instead of the built-in ones
+    --allow-http           permit a http:// server (password in clear text!)
+    --timeout SECONDS      connect + whole request (default 30)
+
+GUARD AND STATE:
+    --state PATH           default /var/lib/mtgsy-ddns/state.json
+    --force                send even if unchanged (the 10-minute floor holds)
+    --force-interval SECS  resend an unchanged address after this (default
+                           259200 = 72 h; at least 600)
+
+OUTPUT:
+    --dry-run              show the request (password masked); send nothing
+    --json                 one JSON object on stdout
+    -v, --verbose          more detail on stderr
+    --syslog               also log to syslog
+    status --registered-ip print only the registered address (exit 1 if none)
+
+EXIT CODES:
+    0 updated or nothing to do    2 bad input or configuration (nothing sent)
+    3 deferred by the rate guard  4 network, TLS or server error
+    5 rejected by the service     6 blocked by the service
+";

@@ -1,0 +1,177 @@
+//! What the command prints: log lines on stderr (and syslog), the outcome
+//! on stdout, as text or one JSON object.
+
+use std::ffi::CString;
+use std::path::Path;
+
+use mtgsy_ddns::state::Entry;
+use mtgsy_ddns::update::{Level, Outcome};
+use mtgsy_ddns::{Error, Status};
+
+/// Prints messages; the library has already masked the password.
+pub struct Printer {
+    verbose: u8,
+    syslog: bool,
+}
+
+impl Printer {
+    /// A printer for a run with `-v` given `verbose` times.
+    pub fn new(verbose: u8, syslog: bool) -> Printer {
+        if syslog {
+            // SAFETY: the ident is a static NUL-terminated string that
+            // lives for the whole process, as openlog requires.
+            unsafe {
+                libc::openlog(c"mtgsy-ddns".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON);
+            }
+        }
+        Printer { verbose, syslog }
+    }
+
+    /// A printer for errors before options were read.
+    pub fn stderr_only() -> Printer {
+        Printer {
+            verbose: 0,
+            syslog: false,
+        }
+    }
+
+    /// One log line: warnings and errors always, info with `-v`, debug
+    /// with `-vv`; with `--syslog`, everything but debug also to syslog.
+    pub fn log(&mut self, level: Level, msg: &str) {
+        let shown = match level {
+            Level::Error | Level::Warn => true,
+            Level::Info => self.verbose >= 1,
+            Level::Debug => self.verbose >= 2,
+        };
+        if shown {
+            let tag = match level {
+                Level::Error => "error: ",
+                Level::Warn => "warning: ",
+                _ => "",
+            };
+            eprintln!("mtgsy-ddns: {tag}{msg}");
+        }
+        if level != Level::Debug {
+            self.to_syslog(level, msg);
+        }
+    }
+
+    fn to_syslog(&self, level: Level, msg: &str) {
+        if !self.syslog {
+            return;
+        }
+        let priority = match level {
+            Level::Error => libc::LOG_ERR,
+            Level::Warn => libc::LOG_WARNING,
+            _ => libc::LOG_INFO,
+        };
+        let line = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: "%s" with one NUL-terminated string argument.
+        unsafe { libc::syslog(priority, c"%s".as_ptr(), line.as_ptr()) };
+    }
+
+    /// An error message.
+    pub fn error(&mut self, msg: &str) {
+        self.log(Level::Error, msg);
+    }
+
+    /// The result of an update run: on stdout (text or JSON); problems also
+    /// on stderr; everything to syslog when asked.
+    pub fn outcome(&mut self, outcome: &Outcome, json: bool) {
+        let level = match outcome.status {
+            Status::Ok | Status::Deferred => Level::Info,
+            Status::Blocked => Level::Error,
+            _ => Level::Warn,
+        };
+        if json {
+            match serde_json::to_string(outcome) {
+                Ok(text) => println!("{text}"),
+                Err(e) => self.error(&format!("cannot encode the result: {e}")),
+            }
+        } else if level == Level::Info {
+            println!("{}", outcome.message);
+        }
+        if level == Level::Info {
+            self.to_syslog(level, &outcome.message);
+        } else {
+            self.log(level, &outcome.message);
+        }
+    }
+
+    /// An error that stopped the run before any reply.
+    pub fn failure(&mut self, error: &Error, json: bool) {
+        let message = error.to_string();
+        if json {
+            let value = serde_json::json!({
+                "outcome": if error.status().code() == 2 { "invalid" } else { "failed" },
+                "ip": null,
+                "http_status": null,
+                "reply": null,
+                "retry_after_s": null,
+                "sent": false,
+                "message": message,
+            });
+            println!("{value}");
+        }
+        self.error(&message);
+    }
+}
+
+/// Prints the records of the state file at `path`.
+pub fn print_status(path: &Path, entries: &[Entry], now: i64, json: bool) {
+    if json {
+        let records: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert(
+                        "next_allowed_at".into(),
+                        serde_json::json!(e.record.next_allowed(now)),
+                    );
+                }
+                v
+            })
+            .collect();
+        let value = serde_json::json!({ "state": path.display().to_string(), "now": now, "records": records });
+        println!("{value}");
+        return;
+    }
+    if entries.is_empty() {
+        println!("{}: no updates recorded yet", path.display());
+        return;
+    }
+    for e in entries {
+        let r = &e.record;
+        let ago = |t: Option<i64>| match t {
+            Some(t) => format!("{} s ago", now - t),
+            None => "never".into(),
+        };
+        println!("{} at {}", e.username, e.server);
+        println!(
+            "  registered address: {}",
+            r.registered_ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|| "none".into())
+        );
+        println!("  registered:         {}", ago(r.registered_at));
+        println!("  last attempt:       {}", ago(r.last_attempt_at));
+        if let Some(result) = r.last_result {
+            let result = serde_json::to_value(result).unwrap_or_default();
+            println!(
+                "  last result:        {}{}",
+                result.as_str().unwrap_or("?"),
+                r.last_http_status
+                    .map(|s| format!(" (HTTP {s})"))
+                    .unwrap_or_default()
+            );
+        }
+        match r.next_allowed(now) {
+            Some(t) => println!("  next request:       allowed in {} s", t - now),
+            None => println!("  next request:       allowed now"),
+        }
+        if r.blocked_until.is_some_and(|t| t > now) {
+            println!("  BLOCKED by the service; nothing is sent until the hold ends");
+        }
+    }
+}

@@ -1,0 +1,562 @@
+//! Configuration: raw settings by name, then one validated [`Config`].
+//!
+//! Two steps, as ripgrep does it. [`Settings::set`] takes one key and a
+//! string value, the same way from a JSON config file, a command-line flag
+//! (`--offline-url` is the key `offline_url`) and the C ABI's `mtgsy_set`;
+//! a bad value is refused at once, naming the key. [`Settings::resolve`]
+//! then checks how the settings fit together and yields a [`Config`].
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::detect::AddressSource;
+use crate::error::InputError;
+use crate::guard::{DEFAULT_FORCE_INTERVAL_S, FLOOR_S};
+use crate::request::{self, Secret, Server};
+use crate::state::DEFAULT_STATE_PATH;
+use crate::transport::TransportConfig;
+
+/// Every key [`Settings::set`] knows, in the order `--help` lists them.
+pub const KEYS: &[&str] = &[
+    "username",
+    "password",
+    "password_file",
+    "server",
+    "ca_file",
+    "allow_http",
+    "timeout",
+    "ip",
+    "ip_source",
+    "interface",
+    "ip_url",
+    "ip_command",
+    "allow_private",
+    "hb",
+    "stealth",
+    "port",
+    "offline_url",
+    "offline_text",
+    "mx",
+    "state",
+    "lookup_host",
+    "force_interval",
+    "check_interval",
+];
+
+/// Default for `timeout`, in seconds.
+pub const DEFAULT_TIMEOUT_S: u64 = 30;
+/// Default for `check_interval` (watch mode), in seconds.
+pub const DEFAULT_CHECK_INTERVAL_S: u64 = 600;
+
+/// Settings as given, each checked on its own. `Debug` masks the password.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Account e-mail or dynamic domain.
+    pub username: Option<String>,
+    /// Account password.
+    pub password: Option<Secret>,
+    /// Update endpoint URL.
+    pub server: Option<String>,
+    /// PEM bundle of trusted roots.
+    pub ca_file: Option<PathBuf>,
+    /// Permit a plain-HTTP server.
+    pub allow_http: bool,
+    /// Request timeout in seconds.
+    pub timeout: Option<u64>,
+    /// A fixed address.
+    pub ip: Option<Ipv4Addr>,
+    /// `interface`, `web` or `command`.
+    pub ip_source: Option<String>,
+    /// Interface for `ip_source = interface`.
+    pub interface: Option<String>,
+    /// URL for `ip_source = web`.
+    pub ip_url: Option<String>,
+    /// Shell command for `ip_source = command`.
+    pub ip_command: Option<String>,
+    /// Permit private and other non-public addresses.
+    pub allow_private: bool,
+    /// Heartbeats.
+    pub hb: Option<bool>,
+    /// Stealth offline redirect.
+    pub stealth: Option<bool>,
+    /// Web-site port.
+    pub port: Option<u16>,
+    /// Offline redirect URL.
+    pub offline_url: Option<String>,
+    /// Offline text.
+    pub offline_text: Option<String>,
+    /// MX host ending in a period.
+    pub mx: Option<String>,
+    /// State file.
+    pub state: Option<PathBuf>,
+    /// Host name to resolve when there is no state yet.
+    pub lookup_host: Option<String>,
+    /// Seconds after which an unchanged address is sent anyway.
+    pub force_interval: Option<i64>,
+    /// Watch mode's safety-net re-check interval, in seconds.
+    pub check_interval: Option<u64>,
+}
+
+/// Parses a boolean: 1/0, true/false, yes/no, on/off.
+pub fn parse_bool(key: &str, value: &str) -> Result<bool, InputError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(InputError::new(key, format!("{value:?} is not 0 or 1"))),
+    }
+}
+
+fn parse_flag01(key: &str, value: &str) -> Result<bool, InputError> {
+    match value.trim() {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        _ => Err(InputError::new(key, format!("{value:?} must be 0 or 1"))),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Result<T, InputError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| InputError::new(key, format!("{value:?} is not {what}")))
+}
+
+fn non_empty(key: &str, value: &str) -> Result<String, InputError> {
+    if value.is_empty() {
+        Err(InputError::new(key, "is empty"))
+    } else if value.contains('\0') {
+        Err(InputError::new(key, "contains a NUL byte"))
+    } else {
+        Ok(value.to_string())
+    }
+}
+
+impl Settings {
+    /// Sets `key` from a string value. Unknown keys and bad values are
+    /// refused with the key named; the value is never echoed for secrets.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), InputError> {
+        match key {
+            "username" => {
+                request::check_username(value)?;
+                self.username = Some(value.to_string());
+            }
+            "password" => {
+                request::check_password(value)?;
+                self.password = Some(Secret::new(value));
+            }
+            "password_file" => {
+                let path = non_empty(key, value)?;
+                let secret = read_password_file(&path)?;
+                self.password = Some(secret);
+            }
+            "server" => {
+                self.server = Some(non_empty(key, value)?);
+            }
+            "ca_file" => self.ca_file = Some(PathBuf::from(non_empty(key, value)?)),
+            "allow_http" => self.allow_http = parse_bool(key, value)?,
+            "timeout" => {
+                let t: u64 = parse_number(key, value, "a number of seconds")?;
+                if !(1..=300).contains(&t) {
+                    return Err(InputError::new(key, "must be from 1 to 300 seconds"));
+                }
+                self.timeout = Some(t);
+            }
+            "ip" => {
+                let ip = value.trim().parse().map_err(|_| {
+                    InputError::new(key, format!("{value:?} is not an IPv4 address (a.b.c.d)"))
+                })?;
+                self.ip = Some(ip);
+            }
+            "ip_source" => match value {
+                "interface" | "web" | "command" => self.ip_source = Some(value.to_string()),
+                _ => {
+                    return Err(InputError::new(
+                        key,
+                        format!("{value:?} is not one of interface, web, command"),
+                    ))
+                }
+            },
+            "interface" => {
+                let name = non_empty(key, value)?;
+                if name.len() > 15 || name.contains(['/', ' ']) {
+                    return Err(InputError::new(
+                        key,
+                        format!("{name:?} is not an interface name"),
+                    ));
+                }
+                self.interface = Some(name);
+            }
+            "ip_url" => {
+                let url = non_empty(key, value)?;
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(InputError::new(key, "must start with http:// or https://"));
+                }
+                self.ip_url = Some(url);
+            }
+            "ip_command" => self.ip_command = Some(non_empty(key, value)?),
+            "allow_private" => self.allow_private = parse_bool(key, value)?,
+            "hb" => self.hb = Some(parse_flag01(key, value)?),
+            "stealth" => self.stealth = Some(parse_flag01(key, value)?),
+            "port" => {
+                let port: u16 = parse_number(key, value, "a port number from 1 to 65535")?;
+                request::check_port(port)?;
+                self.port = Some(port);
+            }
+            "offline_url" => {
+                request::check_offline_url(value)?;
+                self.offline_url = Some(value.to_string());
+            }
+            "offline_text" => {
+                request::check_offline_text(value)?;
+                self.offline_text = Some(value.to_string());
+            }
+            "mx" => {
+                request::check_mx(value)?;
+                self.mx = Some(value.to_string());
+            }
+            "state" => self.state = Some(PathBuf::from(non_empty(key, value)?)),
+            "lookup_host" => {
+                if !request::is_host_name(value, 1) {
+                    return Err(InputError::new(
+                        key,
+                        format!("{value:?} is not a host name"),
+                    ));
+                }
+                self.lookup_host = Some(value.to_string());
+            }
+            "force_interval" => {
+                let s: i64 = parse_number(key, value, "a number of seconds")?;
+                if s < FLOOR_S {
+                    return Err(InputError::new(
+                        key,
+                        format!(
+                            "must be at least {FLOOR_S} seconds (the service's 10-minute rule)"
+                        ),
+                    ));
+                }
+                self.force_interval = Some(s);
+            }
+            "check_interval" => {
+                let s: u64 = parse_number(key, value, "a number of seconds")?;
+                if s < 60 {
+                    return Err(InputError::new(key, "must be at least 60 seconds"));
+                }
+                self.check_interval = Some(s);
+            }
+            _ => {
+                return Err(InputError::new(
+                    key,
+                    "is not a known setting (see --help for the list)",
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets every key of a JSON object (a config file). Strings, numbers and
+    /// booleans are accepted; `hosts` is skipped (watch mode reads it).
+    pub fn merge_json(
+        &mut self,
+        json: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), InputError> {
+        for (key, value) in json {
+            if key == "hosts" {
+                continue;
+            }
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Null => continue,
+                _ => {
+                    return Err(InputError::new(
+                        key.as_str(),
+                        "must be a string, a number or true/false",
+                    ))
+                }
+            };
+            self.set(key, &text)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the settings together and builds the [`Config`].
+    pub fn resolve(&self) -> Result<Config, InputError> {
+        let username = self.username.clone().ok_or_else(|| {
+            InputError::new(
+                "username",
+                "is missing; set --username, MTGSY_USERNAME or \"username\" in the config file",
+            )
+        })?;
+        let password = self.password.clone().ok_or_else(|| {
+            InputError::new(
+                "password",
+                "is missing; set MTGSY_PASSWORD, --password-file FILE or \"password\" in the config file",
+            )
+        })?;
+        let server = Server::parse(
+            self.server.as_deref().unwrap_or(request::DEFAULT_SERVER),
+            self.allow_http,
+        )?;
+        let address = self.address_source()?;
+        let ca_pem = match &self.ca_file {
+            None => None,
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                InputError::new("ca_file", format!("cannot read {}: {e}", path.display()))
+            })?),
+        };
+        if ca_pem.is_some() && !server.is_tls() {
+            return Err(InputError::new(
+                "ca_file",
+                "is set but the server is plain HTTP",
+            ));
+        }
+        Ok(Config {
+            server,
+            username,
+            password,
+            hb: self.hb.unwrap_or(false),
+            stealth: self.stealth,
+            port: self.port,
+            offline_url: self.offline_url.clone(),
+            offline_text: self.offline_text.clone(),
+            mx: self.mx.clone(),
+            address,
+            allow_private: self.allow_private,
+            transport: TransportConfig {
+                timeout: Duration::from_secs(self.timeout.unwrap_or(DEFAULT_TIMEOUT_S)),
+                ca_pem,
+            },
+            state_path: self
+                .state
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH)),
+            lookup_host: self.lookup_host.clone(),
+            force_interval: self.force_interval.unwrap_or(DEFAULT_FORCE_INTERVAL_S),
+            check_interval: Duration::from_secs(
+                self.check_interval.unwrap_or(DEFAULT_CHECK_INTERVAL_S),
+            ),
+        })
+    }
+
+    fn address_source(&self) -> Result<AddressSource, InputError> {
+        let need = |key: &str, what: &str| {
+            InputError::new(key, format!("is needed with ip_source {what}"))
+        };
+        match (self.ip, self.ip_source.as_deref()) {
+            (Some(_), Some(_)) => Err(InputError::new(
+                "ip",
+                "and ip_source are both set; give one of them",
+            )),
+            (Some(ip), None) => Ok(AddressSource::Fixed(ip)),
+            (None, Some("interface")) => Ok(AddressSource::Interface(
+                self.interface.clone().ok_or_else(|| need("interface", "interface"))?,
+            )),
+            (None, Some("web")) => Ok(AddressSource::Web(
+                self.ip_url.clone().ok_or_else(|| need("ip_url", "web"))?,
+            )),
+            (None, Some("command")) => Ok(AddressSource::Command(
+                self.ip_command.clone().ok_or_else(|| need("ip_command", "command"))?,
+            )),
+            (None, _) => Err(InputError::new(
+                "ip",
+                "is missing: the client must know the address to check whether an update is needed; give --ip ADDR or --ip-source interface|web|command",
+            )),
+        }
+    }
+}
+
+/// Reads a password file (`-` is standard input); one trailing newline
+/// (`\n` or `\r\n`) is stripped.
+pub fn read_password_file(path: &str) -> Result<Secret, InputError> {
+    use std::io::Read;
+    let key = "password_file";
+    let mut bytes = Vec::new();
+    let result = if path == "-" {
+        std::io::stdin().lock().take(4096).read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut bytes))
+    };
+    result.map_err(|e| InputError::new(key, format!("cannot read {path}: {e}")))?;
+    let mut text = String::from_utf8(bytes)
+        .map_err(|_| InputError::new(key, format!("{path} is not UTF-8 text")))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    request::check_password(&text)
+        .map_err(|e| InputError::new(key, format!("{path}: the password {}", e.reason())))?;
+    Ok(Secret::new(text))
+}
+
+/// A complete, checked configuration for one host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The update endpoint.
+    pub server: Server,
+    /// Account e-mail or dynamic domain.
+    pub username: String,
+    /// Account password.
+    pub password: Secret,
+    /// Heartbeats.
+    pub hb: bool,
+    /// Stealth offline redirect.
+    pub stealth: Option<bool>,
+    /// Web-site port.
+    pub port: Option<u16>,
+    /// Offline redirect URL.
+    pub offline_url: Option<String>,
+    /// Offline text.
+    pub offline_text: Option<String>,
+    /// MX host.
+    pub mx: Option<String>,
+    /// Where the address comes from.
+    pub address: AddressSource,
+    /// Permit non-public addresses.
+    pub allow_private: bool,
+    /// Timeout and trusted roots.
+    pub transport: TransportConfig,
+    /// The state file.
+    pub state_path: PathBuf,
+    /// Host name to resolve when there is no state yet.
+    pub lookup_host: Option<String>,
+    /// Seconds after which an unchanged address is sent anyway.
+    pub force_interval: i64,
+    /// Watch mode's safety-net interval.
+    pub check_interval: Duration,
+}
+
+impl Config {
+    /// The request fields for address `ip`.
+    pub fn fields(&self, ip: Ipv4Addr) -> request::UpdateFields {
+        request::UpdateFields {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            hb: self.hb,
+            ip,
+            stealth: self.stealth,
+            port: self.port,
+            offline_url: self.offline_url.clone(),
+            offline_text: self.offline_text.clone(),
+            mx: self.mx.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Settings {
+        let mut s = Settings::default();
+        s.set("username", "u@example.com").unwrap();
+        s.set("password", "pw").unwrap();
+        s.set("ip", "1.2.3.4").unwrap();
+        s
+    }
+
+    #[test]
+    fn resolves_defaults() {
+        let c = base().resolve().unwrap();
+        assert_eq!(c.server.url(), request::DEFAULT_SERVER);
+        assert_eq!(c.transport.timeout, Duration::from_secs(30));
+        assert_eq!(c.force_interval, DEFAULT_FORCE_INTERVAL_S);
+        assert_eq!(c.state_path, PathBuf::from(DEFAULT_STATE_PATH));
+        assert!(!c.hb);
+        assert!(!format!("{c:?}").contains("pw\""));
+    }
+
+    #[test]
+    fn every_key_is_known() {
+        for key in KEYS {
+            let err = Settings::default().set(key, "\u{1}bad\u{1}");
+            if let Err(e) = err {
+                assert_ne!(
+                    e.reason(),
+                    "is not a known setting (see --help for the list)",
+                    "{key}"
+                );
+                assert_eq!(e.field(), *key);
+            }
+        }
+        let e = Settings::default().set("colour", "x").unwrap_err();
+        assert_eq!(e.field(), "colour");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cases = [
+            ("hb", "2"),
+            ("stealth", "yes"),
+            ("port", "80"),
+            ("port", "65536"),
+            ("timeout", "0"),
+            ("timeout", "abc"),
+            ("ip", "1.2.3"),
+            ("ip_source", "dns"),
+            ("force_interval", "599"),
+            ("check_interval", "5"),
+            ("mx", "mail.example.com"),
+            ("offline_url", "example.com"),
+            ("username", "a b"),
+            ("password", "x\ny"),
+            ("lookup_host", "not a host"),
+            ("allow_http", "maybe"),
+            ("interface", "much-too-long-interface-name"),
+            ("ip_url", "ftp://x"),
+        ];
+        for (key, value) in cases {
+            let e = Settings::default().set(key, value).expect_err(key);
+            assert_eq!(e.field(), key, "{e}");
+        }
+    }
+
+    #[test]
+    fn address_source_rules() {
+        let mut s = base();
+        s.set("ip_source", "interface").unwrap();
+        assert_eq!(s.resolve().unwrap_err().field(), "ip");
+        s.ip = None;
+        assert_eq!(s.resolve().unwrap_err().field(), "interface");
+        s.set("interface", "eth0").unwrap();
+        assert_eq!(
+            s.resolve().unwrap().address,
+            AddressSource::Interface("eth0".into())
+        );
+        let mut s = base();
+        s.ip = None;
+        assert_eq!(s.resolve().unwrap_err().field(), "ip");
+    }
+
+    #[test]
+    fn json_values_of_each_type() {
+        let mut s = Settings::default();
+        let json: serde_json::Value = serde_json::json!({
+            "username": "u@example.com", "hb": 1, "allow_private": true, "port": 8080,
+            "timeout": 5, "hosts": [], "mx": null
+        });
+        s.merge_json(json.as_object().unwrap()).unwrap();
+        assert_eq!(
+            (s.hb, s.allow_private, s.port, s.timeout),
+            (Some(true), true, Some(8080), Some(5))
+        );
+        let bad = serde_json::json!({"port": [1]});
+        assert_eq!(
+            s.merge_json(bad.as_object().unwrap()).unwrap_err().field(),
+            "port"
+        );
+    }
+
+    #[test]
+    fn plain_http_needs_opt_in() {
+        let mut s = base();
+        s.set("server", "http://127.0.0.1:8147/dns/update.php")
+            .unwrap();
+        assert_eq!(s.resolve().unwrap_err().field(), "server");
+        s.set("allow_http", "1").unwrap();
+        assert!(!s.resolve().unwrap().server.is_tls());
+    }
+}

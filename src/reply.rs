@@ -1,0 +1,189 @@
+//! Classifying the service's reply.
+//!
+//! Pure: no I/O. No public source documents what `update.php` answers, so
+//! [`classify`] runs one ordered table that is easy to extend: the HTTP
+//! status first, then a leading numeric code (the sibling record API's
+//! `800`, `300`, `305`, …), then keywords. A 2xx reply that nothing matches
+//! is [`Verdict::Unconfirmed`]: it was sent and is recorded as registered,
+//! so it is never re-sent in a loop.
+
+/// What a reply means, grouped by whose move it is next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The service confirmed the update.
+    Accepted,
+    /// A 2xx reply the table does not recognise: sent, outcome unknown,
+    /// counted as registered.
+    Unconfirmed,
+    /// The user must fix something (login, domain, missing field).
+    Rejected(&'static str),
+    /// The service says stop: the account or client is blocked.
+    Blocked(&'static str),
+    /// Try later: a server error, a redirect, an unexpected status.
+    Failed(&'static str),
+}
+
+/// Leading numeric codes of the service's record API.
+const CODES: &[(u32, Verdict)] = &[
+    (800, Verdict::Accepted),
+    (300, Verdict::Rejected("invalid login")),
+    (305, Verdict::Rejected("domain not found on the account")),
+    (310, Verdict::Rejected("record problem")),
+    (200, Verdict::Rejected("insufficient information")),
+    (400, Verdict::Rejected("no domain name given")),
+    (100, Verdict::Rejected("account balance insufficient")),
+];
+
+/// Keywords looked for (case-insensitively) when no code matched; the first
+/// match wins, so "blocked" outranks "error".
+const KEYWORDS: &[(&str, Verdict)] = &[
+    (
+        "blocked",
+        Verdict::Blocked("the service says the account or client is blocked"),
+    ),
+    ("abuse", Verdict::Blocked("the service reports abuse")),
+    (
+        "invalid",
+        Verdict::Rejected("the service says something is invalid"),
+    ),
+    ("denied", Verdict::Rejected("the service denied the update")),
+    (
+        "incorrect",
+        Verdict::Rejected("the service says something is incorrect"),
+    ),
+    ("fail", Verdict::Rejected("the service reports a failure")),
+    ("error", Verdict::Rejected("the service reports an error")),
+];
+
+/// Classifies a reply from its HTTP status and (possibly truncated) body.
+pub fn classify(status: u16, body: &str) -> Verdict {
+    match status {
+        300..=399 => return Verdict::Failed("redirect (not followed)"),
+        200..=299 => {}
+        _ => {
+            if let Some(v @ Verdict::Blocked(_)) = by_keyword(body) {
+                return v;
+            }
+            return match status {
+                401 => Verdict::Rejected("HTTP 401: login refused"),
+                403 => Verdict::Rejected("HTTP 403: forbidden"),
+                429 => Verdict::Blocked("HTTP 429: too many requests"),
+                400..=499 => Verdict::Failed("unexpected HTTP client error"),
+                500..=599 => Verdict::Failed("server error"),
+                _ => Verdict::Failed("unexpected HTTP status"),
+            };
+        }
+    }
+    if let Some(code) = leading_code(body) {
+        if let Some((_, v)) = CODES.iter().find(|(c, _)| *c == code) {
+            return *v;
+        }
+    }
+    by_keyword(body).unwrap_or(Verdict::Unconfirmed)
+}
+
+fn by_keyword(body: &str) -> Option<Verdict> {
+    let lower = body.to_ascii_lowercase();
+    KEYWORDS
+        .iter()
+        .find(|(word, _)| lower.contains(word))
+        .map(|(_, v)| *v)
+}
+
+/// The number a reply starts with (after white space), if it stands alone:
+/// followed by the end, white space or punctuation.
+fn leading_code(body: &str) -> Option<u32> {
+    let trimmed = body.trim_start();
+    let end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let digits = &trimmed[..end];
+    let glued = trimmed[end..].starts_with(|c: char| c.is_alphanumeric());
+    if digits.is_empty() || digits.len() > 6 || glued {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Makes a reply printable: decodes lossily, masks nothing (the caller masks
+/// the password), drops control characters other than newline and tab, and
+/// keeps at most `max_chars` characters.
+pub fn printable(body: &[u8], max_chars: usize) -> String {
+    String::from_utf8_lossy(body)
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .take(max_chars)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Verdict::*;
+
+    macro_rules! replies {
+        ($($name:ident: $status:literal, $body:literal => $want:pat_param,)*) => {$(
+            #[test]
+            fn $name() {
+                let got = classify($status, $body);
+                assert!(matches!(got, $want), "{} {:?} -> {got:?}", $status, $body);
+            }
+        )*};
+    }
+
+    replies! {
+        code_800_ok: 200, "800 OK" => Accepted,
+        code_800_bare: 200, "800" => Accepted,
+        code_800_leading_space: 200, "\r\n  800 Updated\n" => Accepted,
+        code_300_login: 200, "300 Invalid login" => Rejected("invalid login"),
+        code_305_domain: 200, "305" => Rejected("domain not found on the account"),
+        code_310_record: 200, "310 record problem" => Rejected(_),
+        code_200_info: 200, "200 Insufficient information" => Rejected("insufficient information"),
+        code_400_no_domain: 200, "400" => Rejected("no domain name given"),
+        code_100_balance: 200, "100 balance" => Rejected(_),
+        code_8000_not_800: 200, "8000 things" => Unconfirmed,
+        code_800x_not_code: 200, "800x" => Unconfirmed,
+        unknown_code_falls_to_keywords: 200, "999 blocked" => Blocked(_),
+        keyword_blocked: 200, "Your account has been BLOCKED" => Blocked(_),
+        keyword_abuse: 200, "abuse detected" => Blocked(_),
+        keyword_invalid: 200, "Invalid password" => Rejected(_),
+        keyword_denied: 200, "Access denied" => Rejected(_),
+        keyword_incorrect: 200, "incorrect details" => Rejected(_),
+        keyword_fail: 200, "Update failed" => Rejected(_),
+        keyword_error: 200, "ERROR" => Rejected(_),
+        blocked_outranks_error: 200, "error: blocked for abuse" => Blocked(_),
+        plain_ok_is_unconfirmed: 200, "OK" => Unconfirmed,
+        empty_is_unconfirmed: 200, "" => Unconfirmed,
+        html_is_unconfirmed: 204, "<html><body>Thanks</body></html>" => Unconfirmed,
+        redirect_301: 301, "" => Failed(_),
+        redirect_302_even_with_800: 302, "800" => Failed(_),
+        status_401: 401, "" => Rejected(_),
+        status_403: 403, "Forbidden" => Rejected(_),
+        status_403_blocked: 403, "blocked" => Blocked(_),
+        status_429: 429, "" => Blocked(_),
+        status_404: 404, "Not Found" => Failed(_),
+        status_500: 500, "Internal error" => Failed("server error"),
+        status_503_blocked_body: 503, "client blocked" => Blocked(_),
+        status_100_odd: 100, "" => Failed(_),
+        status_600_odd: 600, "800" => Failed(_),
+    }
+
+    #[test]
+    fn every_status_classifies_without_panic() {
+        for status in 0..=1000u16 {
+            for body in ["", "800", "blocked", "x"] {
+                let _ = classify(status, body);
+            }
+        }
+    }
+
+    #[test]
+    fn printable_bounds_and_cleans() {
+        assert_eq!(printable(b"800 OK\r\n", 100), "800 OK");
+        assert_eq!(printable(b"a\x00b\x1bc", 100), "abc");
+        assert_eq!(printable(&[0xff, b'x'], 100), "\u{fffd}x");
+        assert_eq!(printable("ééé".as_bytes(), 2), "éé");
+    }
+}

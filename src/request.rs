@@ -1,0 +1,804 @@
+//! The update request: validated fields and the exact URL sent.
+//!
+//! Pure: no I/O. [`UpdateFields::validate`] checks every field against the
+//! rules in the protocol page before anything can be built, and
+//! [`build`] turns validated fields into the one GET request the service
+//! understands. [`decode_query`] reverses the encoding; tests and fuzzing
+//! use it to prove `decode(build(x)) == x`.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use crate::addr;
+use crate::error::InputError;
+
+/// The service's own update endpoint. Only real users ever talk to it.
+pub const DEFAULT_SERVER: &str = "https://www.mtgsy.net/dns/update.php";
+
+/// The User-Agent sent on every request: the service asks every client to
+/// identify itself uniquely.
+pub fn user_agent() -> String {
+    format!(
+        "mtgsy-ddns/{} ({}; {})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// A password. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a password.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The password itself: only for building the request and for masking.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Replaces every spelling of the password that could show up in text
+    /// (as is, percent-encoded in upper or lower case hex, form-encoded) with
+    /// `***`.
+    pub fn mask(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            return text.to_string();
+        }
+        let encoded = percent_encode(&self.0);
+        let mut spellings = vec![
+            self.0.clone(),
+            encoded.clone(),
+            encoded.to_ascii_lowercase(),
+            encoded.replace("%20", "+"),
+        ];
+        // Longest first, so a spelling that contains another is masked whole.
+        spellings.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        spellings.dedup();
+        let mut out = text.to_string();
+        for spelling in &spellings {
+            if out.contains(spelling.as_str()) {
+                out = out.replace(spelling.as_str(), "***");
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The service endpoint, checked: `https://` (or `http://` when allowed),
+/// a host name, an optional port and path; no user info, query or fragment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    url: String,
+    host: String,
+    port: u16,
+    tls: bool,
+}
+
+impl Server {
+    /// Parses and checks a server URL. `allow_http` admits `http://`.
+    pub fn parse(url: &str, allow_http: bool) -> Result<Server, InputError> {
+        let bad = |why: &str| InputError::new("server", format!("{url:?} {why}"));
+        if url.len() > 1024 {
+            return Err(InputError::new("server", "is longer than 1024 characters"));
+        }
+        if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(bad("contains spaces or control characters"));
+        }
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            if !allow_http {
+                return Err(bad(
+                    "is plain HTTP, which sends the password in clear text; use https:// or add --allow-http",
+                ));
+            }
+            (false, rest)
+        } else {
+            return Err(bad(
+                "must start with https:// (or http:// with --allow-http)",
+            ));
+        };
+        if rest.contains(['?', '#']) {
+            return Err(bad(
+                "must not have a query or fragment: the client adds the query",
+            ));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err(bad("must not carry a user name or password"));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => {
+                let port: u16 = port
+                    .parse()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| bad("has a port that is not a number from 1 to 65535"))?;
+                (host, port)
+            }
+            None => (authority, if tls { 443 } else { 80 }),
+        };
+        let is_ipv4 = host.parse::<Ipv4Addr>().is_ok();
+        if !is_ipv4 && !is_host_name(host, 1) {
+            return Err(bad("does not name a valid host"));
+        }
+        if !path.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad("has a path with characters that must be encoded"));
+        }
+        let url = format!(
+            "{}://{}{}",
+            if tls { "https" } else { "http" },
+            authority,
+            path
+        );
+        Ok(Server {
+            url,
+            host: host.to_ascii_lowercase(),
+            port,
+            tls,
+        })
+    }
+
+    /// The URL without query.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The host name (lower case), part of the rate guard's key.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the server is reached over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+}
+
+/// Every field the update request carries, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateFields {
+    /// Account e-mail address, or one dynamic domain on the account.
+    pub username: String,
+    /// Account password.
+    pub password: Secret,
+    /// Heartbeats on (`true`) or off; always sent.
+    pub hb: bool,
+    /// The address to register.
+    pub ip: Ipv4Addr,
+    /// Offline redirect in a hidden frame.
+    pub stealth: Option<bool>,
+    /// Port of the user's web site when the ISP blocks 80 (never 80).
+    pub port: Option<u16>,
+    /// Where visitors go while the host is offline.
+    pub offline_url: Option<String>,
+    /// What visitors see while the host is offline.
+    pub offline_text: Option<String>,
+    /// An MX host name ending in a period.
+    pub mx: Option<String>,
+}
+
+/// Upper bound on `offline_text`, in bytes.
+pub const MAX_OFFLINE_TEXT: usize = 512;
+/// Upper bound on `offline_url`, in bytes.
+pub const MAX_OFFLINE_URL: usize = 2048;
+/// Upper bound on the password, in bytes.
+pub const MAX_PASSWORD: usize = 256;
+
+impl UpdateFields {
+    /// Checks every field; the first problem found names its field.
+    pub fn validate(&self, allow_private: bool) -> Result<(), InputError> {
+        check_username(&self.username)?;
+        check_password(self.password.expose())?;
+        addr::check_registrable(self.ip, allow_private)
+            .map_err(|why| InputError::new("ip", why))?;
+        if let Some(port) = self.port {
+            check_port(port)?;
+        }
+        if let Some(url) = &self.offline_url {
+            check_offline_url(url)?;
+        }
+        if let Some(text) = &self.offline_text {
+            check_offline_text(text)?;
+        }
+        if let Some(mx) = &self.mx {
+            check_mx(mx)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a user name: an e-mail address or a dynamic domain name.
+pub fn check_username(username: &str) -> Result<(), InputError> {
+    let field = "username";
+    if username.is_empty() {
+        return Err(InputError::new(
+            field,
+            "is missing; set --username, MTGSY_USERNAME or \"username\" in the config file",
+        ));
+    }
+    if username.len() > 254 {
+        return Err(InputError::new(field, "is longer than 254 characters"));
+    }
+    if username
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(InputError::new(
+            field,
+            "contains spaces or control characters",
+        ));
+    }
+    let valid = match username.rsplit_once('@') {
+        Some((local, domain)) => is_email_local_part(local) && is_host_name(domain, 2),
+        None => is_host_name(username, 2),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(InputError::new(
+            field,
+            format!("{username:?} is neither an e-mail address nor a domain name"),
+        ))
+    }
+}
+
+/// Checks a password: present, bounded, no control characters.
+pub fn check_password(password: &str) -> Result<(), InputError> {
+    let field = "password";
+    if password.is_empty() {
+        return Err(InputError::new(
+            field,
+            "is missing; set MTGSY_PASSWORD, --password-file or \"password\" in the config file",
+        ));
+    }
+    if password.len() > MAX_PASSWORD {
+        return Err(InputError::new(
+            field,
+            format!("is longer than {MAX_PASSWORD} bytes"),
+        ));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(InputError::new(
+            field,
+            "contains a control character (a stray newline or tab?)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the web-site port: 1 to 65535 and not 80.
+pub fn check_port(port: u16) -> Result<(), InputError> {
+    match port {
+        0 => Err(InputError::new("port", "must be from 1 to 65535")),
+        80 => Err(InputError::new(
+            "port",
+            "must not be 80: the service says to leave the option out when the site is on port 80",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the offline URL: a full http:// or https:// URL.
+pub fn check_offline_url(url: &str) -> Result<(), InputError> {
+    let field = "offline_url";
+    if url.len() > MAX_OFFLINE_URL {
+        return Err(InputError::new(
+            field,
+            format!("is longer than {MAX_OFFLINE_URL} bytes"),
+        ));
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(InputError::new(
+            field,
+            "contains spaces or control characters",
+        ));
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            InputError::new(
+                field,
+                format!("{url:?} must be a full URL starting with http:// or https://"),
+            )
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => host,
+    };
+    if host.parse::<Ipv4Addr>().is_ok() || is_host_name(host, 1) {
+        Ok(())
+    } else {
+        Err(InputError::new(
+            field,
+            format!("{url:?} does not name a valid host"),
+        ))
+    }
+}
+
+/// Checks the offline text: printable, at most [`MAX_OFFLINE_TEXT`] bytes.
+pub fn check_offline_text(text: &str) -> Result<(), InputError> {
+    let field = "offline_text";
+    if text.len() > MAX_OFFLINE_TEXT {
+        return Err(InputError::new(
+            field,
+            format!("is longer than {MAX_OFFLINE_TEXT} bytes"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(InputError::new(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Checks an MX host: a fully qualified name ending in a period.
+pub fn check_mx(mx: &str) -> Result<(), InputError> {
+    let field = "mx";
+    let Some(name) = mx.strip_suffix('.') else {
+        return Err(InputError::new(
+            field,
+            format!("{mx:?} must be a fully qualified host name ending in a period, e.g. mail.example.com."),
+        ));
+    };
+    if is_host_name(name, 2) {
+        Ok(())
+    } else {
+        Err(InputError::new(
+            field,
+            format!("{mx:?} is not a valid host name"),
+        ))
+    }
+}
+
+/// Whether `name` is a DNS host name with at least `min_labels` labels:
+/// letters, digits and inner hyphens (underscores allowed), 1–63 per label,
+/// 253 in all, and a last label that is not all digits.
+pub fn is_host_name(name: &str, min_labels: usize) -> bool {
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    if labels.len() < min_labels {
+        return false;
+    }
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    labels.iter().all(label_ok)
+        && !labels
+            .last()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_email_local_part(local: &str) -> bool {
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+}
+
+/// Percent-encodes `value`: RFC 3986 unreserved characters stay, every
+/// other byte becomes `%XX` (upper-case hex).
+pub fn percent_encode(value: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(value.len() * 3);
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (and nothing else). `None` on a bad escape or
+/// bytes that are not UTF-8.
+pub fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// One request, ready to send: the full URL (which holds the password) and
+/// the User-Agent. `Debug` shows the URL with the password masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Request {
+    url: String,
+    masked_url: String,
+    user_agent: String,
+}
+
+impl Request {
+    /// The URL to GET, password included: hand it to the transport only.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL with `pass=***`, safe to print.
+    pub fn masked_url(&self) -> &str {
+        &self.masked_url
+    }
+
+    /// The User-Agent header value.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("url", &self.masked_url)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+/// The query parameters in the order they are sent.
+pub fn query_pairs(fields: &UpdateFields) -> Vec<(&'static str, String)> {
+    let flag = |b: bool| if b { "1" } else { "0" }.to_string();
+    let mut pairs = vec![
+        ("email", fields.username.clone()),
+        ("pass", fields.password.expose().to_string()),
+        ("hb", flag(fields.hb)),
+        ("ip", fields.ip.to_string()),
+    ];
+    if let Some(stealth) = fields.stealth {
+        pairs.push(("stealth", flag(stealth)));
+    }
+    if let Some(port) = fields.port {
+        pairs.push(("port", port.to_string()));
+    }
+    if let Some(url) = &fields.offline_url {
+        pairs.push(("offlineurl", url.clone()));
+    }
+    if let Some(text) = &fields.offline_text {
+        pairs.push(("offlinetext", text.clone()));
+    }
+    if let Some(mx) = &fields.mx {
+        pairs.push(("mx", mx.clone()));
+    }
+    pairs
+}
+
+/// Builds the request for validated `fields`. Call
+/// [`UpdateFields::validate`] first: `build` does not check again.
+pub fn build(server: &Server, fields: &UpdateFields) -> Request {
+    let mut url = String::with_capacity(256);
+    let mut masked = String::with_capacity(256);
+    url.push_str(server.url());
+    masked.push_str(server.url());
+    for (i, (name, value)) in query_pairs(fields).into_iter().enumerate() {
+        let sep = if i == 0 { '?' } else { '&' };
+        url.push(sep);
+        masked.push(sep);
+        url.push_str(name);
+        masked.push_str(name);
+        url.push('=');
+        masked.push('=');
+        url.push_str(&percent_encode(&value));
+        if name == "pass" {
+            masked.push_str("***");
+        } else {
+            masked.push_str(&percent_encode(&value));
+        }
+    }
+    Request {
+        url,
+        masked_url: masked,
+        user_agent: user_agent(),
+    }
+}
+
+/// Splits a query string (without `?`) into decoded name/value pairs.
+/// `None` if any part is malformed.
+pub fn decode_query(query: &str) -> Option<Vec<(String, String)>> {
+    if query.is_empty() {
+        return Some(Vec::new());
+    }
+    query
+        .split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            Some((percent_decode(name)?, percent_decode(value)?))
+        })
+        .collect()
+}
+
+/// Reads `UpdateFields` back from decoded query pairs (the inverse of
+/// [`query_pairs`]); `None` when a parameter is missing, repeated or odd.
+pub fn fields_from_pairs(pairs: &[(String, String)]) -> Option<UpdateFields> {
+    let mut fields = UpdateFields {
+        username: String::new(),
+        password: Secret::new(""),
+        hb: false,
+        ip: Ipv4Addr::UNSPECIFIED,
+        stealth: None,
+        port: None,
+        offline_url: None,
+        offline_text: None,
+        mx: None,
+    };
+    let flag = |v: &str| match v {
+        "0" => Some(false),
+        "1" => Some(true),
+        _ => None,
+    };
+    let mut seen = Vec::new();
+    for (name, value) in pairs {
+        if seen.contains(name) {
+            return None;
+        }
+        seen.push(name.clone());
+        match name.as_str() {
+            "email" => fields.username = value.clone(),
+            "pass" => fields.password = Secret::new(value.clone()),
+            "hb" => fields.hb = flag(value)?,
+            "ip" => fields.ip = value.parse().ok()?,
+            "stealth" => fields.stealth = Some(flag(value)?),
+            "port" => fields.port = Some(value.parse().ok()?),
+            "offlineurl" => fields.offline_url = Some(value.clone()),
+            "offlinetext" => fields.offline_text = Some(value.clone()),
+            "mx" => fields.mx = Some(value.clone()),
+            _ => return None,
+        }
+    }
+    let required = ["email", "pass", "hb", "ip"];
+    required
+        .iter()
+        .all(|r| seen.iter().any(|s| s == r))
+        .then_some(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> UpdateFields {
+        UpdateFields {
+            username: "user@example.com".into(),
+            password: Secret::new("p&ss w=rd%"),
+            hb: false,
+            ip: "1.2.3.4".parse().unwrap(),
+            stealth: None,
+            port: None,
+            offline_url: None,
+            offline_text: None,
+            mx: None,
+        }
+    }
+
+    fn server() -> Server {
+        Server::parse(DEFAULT_SERVER, false).unwrap()
+    }
+
+    #[test]
+    fn minimal_request_is_exact() {
+        let r = build(&server(), &fields());
+        assert_eq!(
+            r.url(),
+            "https://www.mtgsy.net/dns/update.php?email=user%40example.com&pass=p%26ss%20w%3Drd%25&hb=0&ip=1.2.3.4"
+        );
+        assert_eq!(
+            r.masked_url(),
+            "https://www.mtgsy.net/dns/update.php?email=user%40example.com&pass=***&hb=0&ip=1.2.3.4"
+        );
+        assert!(!format!("{r:?}").contains("p%26ss"));
+    }
+
+    #[test]
+    fn every_option_in_order() {
+        let mut f = fields();
+        f.hb = true;
+        f.stealth = Some(false);
+        f.port = Some(8080);
+        f.offline_url = Some("http://example.org/away?x=1".into());
+        f.offline_text = Some("Back soon — ünïcode".into());
+        f.mx = Some("mail.example.com.".into());
+        f.validate(false).unwrap();
+        let r = build(&server(), &f);
+        let query = r.url().split_once('?').unwrap().1;
+        let names: Vec<_> = query
+            .split('&')
+            .map(|p| p.split('=').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "email",
+                "pass",
+                "hb",
+                "ip",
+                "stealth",
+                "port",
+                "offlineurl",
+                "offlinetext",
+                "mx"
+            ]
+        );
+        assert!(query.contains("&offlineurl=http%3A%2F%2Fexample.org%2Faway%3Fx%3D1&"));
+        assert!(query.contains("&offlinetext=Back%20soon%20%E2%80%94%20%C3%BCn%C3%AFcode&"));
+        assert!(query.ends_with("&mx=mail.example.com."));
+        assert!(query.contains("&hb=1&"));
+        assert!(query.contains("&stealth=0&"));
+    }
+
+    #[test]
+    fn decode_inverts_build() {
+        let mut f = fields();
+        f.offline_text = Some("100% & more +=?".into());
+        f.port = Some(8147);
+        let r = build(&server(), &f);
+        let query = r.url().split_once('?').unwrap().1;
+        let back = fields_from_pairs(&decode_query(query).unwrap()).unwrap();
+        assert_eq!(back, f);
+    }
+
+    #[test]
+    fn percent_encoding_leaves_only_unreserved() {
+        let all: String = (1u8..=127).map(char::from).collect();
+        let enc = percent_encode(&all);
+        assert!(enc
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)));
+        assert_eq!(percent_decode(&enc).unwrap(), all);
+        assert_eq!(percent_encode("a b/c"), "a%20b%2Fc");
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%FF"), None);
+    }
+
+    macro_rules! rejects {
+        ($($name:ident: $field:literal, $mutate:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                let mut f = fields();
+                #[allow(clippy::redundant_closure_call)]
+                ($mutate)(&mut f);
+                let err = f.validate(false).expect_err("must be refused");
+                assert_eq!(err.field(), $field, "{err}");
+                assert!(!err.to_string().contains("p&ss"), "{err}");
+            }
+        )*};
+    }
+
+    rejects! {
+        username_empty: "username", |f: &mut UpdateFields| f.username.clear();
+        username_space: "username", |f: &mut UpdateFields| f.username = "a b@example.com".into();
+        username_newline: "username", |f: &mut UpdateFields| f.username = "a@example.com\n".into();
+        username_no_domain: "username", |f: &mut UpdateFields| f.username = "user@".into();
+        username_single_label: "username", |f: &mut UpdateFields| f.username = "localhost".into();
+        username_too_long: "username", |f: &mut UpdateFields| f.username = format!("{}@example.com", "a".repeat(250));
+        username_bad_label: "username", |f: &mut UpdateFields| f.username = "-bad.example.com".into();
+        password_empty: "password", |f: &mut UpdateFields| f.password = Secret::new("");
+        password_newline: "password", |f: &mut UpdateFields| f.password = Secret::new("secret\n");
+        password_too_long: "password", |f: &mut UpdateFields| f.password = Secret::new("x".repeat(MAX_PASSWORD + 1));
+        ip_private: "ip", |f: &mut UpdateFields| f.ip = "192.168.1.1".parse().unwrap();
+        ip_cgnat: "ip", |f: &mut UpdateFields| f.ip = "100.64.0.1".parse().unwrap();
+        ip_zero: "ip", |f: &mut UpdateFields| f.ip = "0.0.0.0".parse().unwrap();
+        port_80: "port", |f: &mut UpdateFields| f.port = Some(80);
+        port_0: "port", |f: &mut UpdateFields| f.port = Some(0);
+        offline_url_no_scheme: "offline_url", |f: &mut UpdateFields| f.offline_url = Some("www.example.com/x".into());
+        offline_url_ftp: "offline_url", |f: &mut UpdateFields| f.offline_url = Some("ftp://example.com/".into());
+        offline_url_space: "offline_url", |f: &mut UpdateFields| f.offline_url = Some("http://exa mple.com/".into());
+        offline_url_no_host: "offline_url", |f: &mut UpdateFields| f.offline_url = Some("http:///path".into());
+        offline_text_control: "offline_text", |f: &mut UpdateFields| f.offline_text = Some("a\u{7}b".into());
+        offline_text_long: "offline_text", |f: &mut UpdateFields| f.offline_text = Some("x".repeat(MAX_OFFLINE_TEXT + 1));
+        mx_no_period: "mx", |f: &mut UpdateFields| f.mx = Some("mail.example.com".into());
+        mx_bad: "mx", |f: &mut UpdateFields| f.mx = Some("mail..example.com.".into());
+        mx_single_label: "mx", |f: &mut UpdateFields| f.mx = Some("mail.".into());
+    }
+
+    #[test]
+    fn good_inputs_pass() {
+        let mut f = fields();
+        f.username = "home.example.com".into();
+        f.port = Some(8080);
+        f.offline_url = Some("https://user@example.com:8443/x".into());
+        f.offline_text = Some(String::new());
+        f.mx = Some("mx1.example.com.".into());
+        f.validate(false).unwrap();
+        f.ip = "10.0.0.1".parse().unwrap();
+        f.validate(true).unwrap();
+    }
+
+    #[test]
+    fn server_urls() {
+        let s = Server::parse("https://127.0.0.1:8443/dns/update.php", false).unwrap();
+        assert_eq!((s.host(), s.port(), s.is_tls()), ("127.0.0.1", 8443, true));
+        let s = Server::parse("http://WWW.mtgsy.net:8147/dns/update.php", true).unwrap();
+        assert_eq!(
+            (s.host(), s.port(), s.is_tls()),
+            ("www.mtgsy.net", 8147, false)
+        );
+        assert_eq!(
+            Server::parse("https://example.com", false).unwrap().url(),
+            "https://example.com/"
+        );
+        for bad in [
+            "http://www.mtgsy.net/dns/update.php",
+            "ftp://x.example/",
+            "https://u:p@example.com/",
+            "https://example.com/?a=1",
+            "https://example.com:0/",
+            "https://example.com:99999/",
+            "https://exa mple.com/",
+            "https://-x.com/",
+            "www.mtgsy.net/dns/update.php",
+        ] {
+            let err = Server::parse(bad, false).expect_err(bad);
+            assert_eq!(err.field(), "server");
+        }
+        let err = Server::parse("http://example.com/", false).unwrap_err();
+        assert!(err.to_string().contains("--allow-http"), "{err}");
+    }
+
+    #[test]
+    fn secret_masks_every_spelling() {
+        let s = Secret::new("a b&c");
+        let text = "raw a b&c, enc a%20b%26c, lower a%20b%26c, form a+b%26c";
+        let masked = s.mask(text);
+        assert_eq!(masked, "raw ***, enc ***, lower ***, form ***");
+        assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
+        let s = Secret::new("é/");
+        assert_eq!(s.mask("x%c3%a9%2fy"), "x***y");
+    }
+
+    #[test]
+    fn user_agent_names_client_version_and_platform() {
+        let ua = user_agent();
+        assert!(ua.starts_with(&format!("mtgsy-ddns/{} (", env!("CARGO_PKG_VERSION"))));
+        assert!(ua.contains(std::env::consts::ARCH));
+    }
+}

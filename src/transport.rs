@@ -1,0 +1,198 @@
+//! Sending the request: the only module with sockets and TLS.
+//!
+//! [`Transport`] is a trait so the update flow can be tested with a fake;
+//! [`HttpTransport`] is the real one (ureq 3, rustls on ring). It never
+//! retries, never follows redirects, reads at most [`MAX_BODY`] bytes of the
+//! reply, sets `TCP_NODELAY`, and reports whether a failed request may have
+//! reached the server, which the rate guard must count.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::InputError;
+use crate::request::Request;
+
+/// Most bytes of a reply body read; the rest is never read.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A reply: status and (at most [`MAX_BODY`] bytes of) body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpReply {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The first bytes of the body.
+    pub body: Vec<u8>,
+}
+
+/// A request that got no reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendError {
+    /// `false` only when the request certainly never reached the server
+    /// (refused, no route, name not found, TLS handshake failed).
+    pub may_have_reached_server: bool,
+    /// What happened, for the user. Never holds the URL.
+    pub message: String,
+}
+
+/// Something that sends one GET and returns the reply.
+pub trait Transport {
+    /// Sends `request` once.
+    fn send(&self, request: &Request) -> Result<HttpReply, SendError>;
+}
+
+/// Transport settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportConfig {
+    /// Connect plus whole-request timeout.
+    pub timeout: Duration,
+    /// PEM bundle of trusted roots; `None` uses the compiled-in web PKI roots.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+/// The real transport.
+pub struct HttpTransport {
+    agent: ureq::Agent,
+}
+
+impl HttpTransport {
+    /// Builds the agent. Fails when the CA bundle holds no certificate.
+    pub fn new(config: &TransportConfig) -> Result<HttpTransport, InputError> {
+        use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+        let roots = match &config.ca_pem {
+            None => RootCerts::WebPki,
+            Some(pem) => {
+                let mut certs = Vec::new();
+                for item in ureq::tls::parse_pem(pem) {
+                    match item {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+                        Ok(_) => {}
+                        Err(e) => {
+                            return Err(InputError::new(
+                                "ca_file",
+                                format!("is not valid PEM: {e}"),
+                            ))
+                        }
+                    }
+                }
+                if certs.is_empty() {
+                    return Err(InputError::new("ca_file", "holds no PEM certificate"));
+                }
+                RootCerts::Specific(Arc::new(certs))
+            }
+        };
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(roots)
+            .build();
+        // Connection setup (DNS, TCP, TLS) gets two thirds of the budget, so
+        // that a hang there is reported as "never reached the server".
+        let setup = config.timeout.mul_f64(2.0 / 3.0);
+        let agent_config = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .proxy(None)
+            .no_delay(true)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
+            .timeout_global(Some(config.timeout))
+            .timeout_resolve(Some(setup))
+            .timeout_connect(Some(setup))
+            .max_response_header_size(16 * 1024)
+            .max_idle_connections(0)
+            .build();
+        Ok(HttpTransport {
+            agent: agent_config.into(),
+        })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send(&self, request: &Request) -> Result<HttpReply, SendError> {
+        let mut response = self
+            .agent
+            .get(request.url())
+            .header("User-Agent", request.user_agent())
+            .header("Accept", "*/*")
+            .call()
+            .map_err(describe)?;
+        let status = response.status().as_u16();
+        let mut body = Vec::with_capacity(1024);
+        let reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        // A body cut short by a timeout or reset still has a status: keep
+        // what arrived.
+        let _ = reader.take(MAX_BODY as u64).read_to_end(&mut body);
+        Ok(HttpReply { status, body })
+    }
+}
+
+/// Maps a ureq error to a message and whether the request may have gone out.
+fn describe(e: ureq::Error) -> SendError {
+    use std::io::ErrorKind;
+    use ureq::Error as E;
+    use ureq::Timeout as T;
+    let unsent = |message: String| SendError {
+        may_have_reached_server: false,
+        message,
+    };
+    let maybe = |message: String| SendError {
+        may_have_reached_server: true,
+        message,
+    };
+    match e {
+        E::HostNotFound => unsent("server host name not found (DNS)".into()),
+        E::ConnectionFailed => unsent("could not connect to the server".into()),
+        E::Timeout(t @ (T::Resolve | T::Connect)) => {
+            unsent(format!("timed out before the request was sent ({t})"))
+        }
+        E::Timeout(t) => maybe(format!("timed out waiting for the server ({t})")),
+        E::Rustls(e) => unsent(format!("TLS handshake failed: {e}")),
+        E::Tls(e) => unsent(format!("TLS failed: {e}")),
+        E::Pem(e) => unsent(format!("bad certificate data: {e}")),
+        E::Io(io) => match io.kind() {
+            _ if handshake_failure(&io).is_some() => unsent(format!(
+                "TLS handshake failed: {}",
+                handshake_failure(&io).unwrap_or_default()
+            )),
+            ErrorKind::ConnectionRefused => unsent("connection refused".into()),
+            ErrorKind::NotFound
+            | ErrorKind::AddrNotAvailable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkDown => unsent(format!("cannot reach the server: {io}")),
+            _ => maybe(format!("connection failed: {io}")),
+        },
+        E::BadUri(_) | E::Http(_) => unsent("the request could not be formed".into()),
+        other => maybe(format!("{other}")),
+    }
+}
+
+/// A rustls error inside `io` that can only happen during the handshake,
+/// i.e. before the request was written.
+fn handshake_failure(io: &std::io::Error) -> Option<String> {
+    use rustls::{AlertDescription as A, Error as R};
+    let inner = io.get_ref()?.downcast_ref::<R>()?;
+    let handshake_only = match inner {
+        R::InvalidCertificate(_)
+        | R::NoCertificatesPresented
+        | R::PeerIncompatible(_)
+        | R::UnsupportedNameType
+        | R::InappropriateHandshakeMessage { .. }
+        | R::InvalidCertRevocationList(_) => true,
+        R::AlertReceived(alert) => matches!(
+            alert,
+            A::HandshakeFailure
+                | A::ProtocolVersion
+                | A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::InsufficientSecurity
+                | A::UnrecognisedName
+                | A::NoApplicationProtocol
+        ),
+        _ => false,
+    };
+    handshake_only.then(|| inner.to_string())
+}

@@ -1,0 +1,421 @@
+//! The update cycle: detect → validate → lock → guard → record → send →
+//! classify → record.
+//!
+//! This is the one place the pieces meet; the CLI, watch mode and the C ABI
+//! all call [`run`]. Each step is a named function so none is skipped. The
+//! attempt is written to the state file before the request goes out, and the
+//! lock is held until the outcome is written, so concurrent runs send one
+//! request and a crash mid-request still counts toward the floor.
+
+use std::net::{Ipv4Addr, ToSocketAddrs};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::detect;
+use crate::error::{Error, Status};
+use crate::guard::{self, AttemptResult, Decision, DeferReason, Record, SendReason, Want};
+use crate::reply::{self, Verdict};
+use crate::request;
+use crate::state::Store;
+use crate::transport::Transport;
+
+/// How loud a log message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Something failed.
+    Error,
+    /// The user should know (plain HTTP, corrupt state, blocked).
+    Warn,
+    /// What the run did.
+    Info,
+    /// Details for `-v`.
+    Debug,
+}
+
+/// Receives log messages; they are already free of the password.
+pub type Log<'a> = &'a mut dyn FnMut(Level, &str);
+
+/// Per-run switches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `--force`: send even if unchanged (the floor still holds).
+    pub force: bool,
+    /// `--dry-run`: build and show the request, send nothing, write nothing.
+    pub dry_run: bool,
+    /// The clock, in Unix seconds.
+    pub now: i64,
+}
+
+/// What a run ended with, for people (`message`) and scripts (the rest).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// `updated`, `unconfirmed`, `unchanged`, `deferred`, `failed`,
+    /// `rejected`, `blocked` or `dry-run`.
+    pub outcome: &'static str,
+    /// The address concerned.
+    pub ip: Option<Ipv4Addr>,
+    /// The reply's HTTP status, if a reply came.
+    pub http_status: Option<u16>,
+    /// The reply text (bounded, password masked).
+    pub reply: Option<String>,
+    /// Seconds until a request may go out, when deferred or blocked.
+    pub retry_after_s: Option<i64>,
+    /// Whether a request was sent in this run.
+    pub sent: bool,
+    /// A sentence for the user.
+    pub message: String,
+    /// The URL that was (or, on a dry run, would be) sent, password masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// The exit status.
+    #[serde(skip)]
+    pub status: Status,
+}
+
+impl Outcome {
+    fn new(outcome: &'static str, status: Status, ip: Ipv4Addr, message: String) -> Outcome {
+        Outcome {
+            outcome,
+            ip: Some(ip),
+            http_status: None,
+            reply: None,
+            retry_after_s: None,
+            sent: false,
+            message,
+            request: None,
+            status,
+        }
+    }
+}
+
+/// Most characters of a reply kept in outcomes and the state file.
+const REPLY_CHARS: usize = 512;
+
+/// Runs one guarded update. Errors are input, state and detection problems
+/// (nothing was sent); everything else, replies included, is an [`Outcome`].
+pub fn run(
+    config: &Config,
+    opts: &RunOptions,
+    transport: &dyn Transport,
+    log: Log<'_>,
+) -> Result<Outcome, Error> {
+    let secret = config.password.clone();
+    let mut log = |level: Level, msg: &str| log(level, &secret.mask(msg));
+
+    let ip = detect::detect(&config.address, config.transport.timeout)?;
+    if !matches!(config.address, detect::AddressSource::Fixed(_)) {
+        log(
+            Level::Debug,
+            &format!("{} gave {ip}", config.address.describe()),
+        );
+    }
+    let fields = config.fields(ip);
+    fields.validate(config.allow_private)?;
+    let request = request::build(&config.server, &fields);
+    if !config.server.is_tls() {
+        log(
+            Level::Warn,
+            &format!(
+                "plain HTTP to {}: the password travels in clear text",
+                config.server.host()
+            ),
+        );
+    }
+    let want = Want {
+        ip,
+        force: opts.force,
+        force_interval: config.force_interval,
+        credential: guard::credential_fingerprint(
+            config.server.host(),
+            &config.username,
+            config.password.expose(),
+        ),
+    };
+
+    if opts.dry_run {
+        return Ok(dry_run(config, opts, &want, &request));
+    }
+
+    let mut store = Store::open_locked(&config.state_path)?;
+    for warning in store.warnings() {
+        log(Level::Warn, warning);
+    }
+    let host = config.server.host();
+    let mut record = store.get(host, &config.username);
+    if record == Record::default() {
+        seed_from_dns(config, ip, opts.now, &mut record, &mut log);
+    }
+
+    let reason = match guard::decide(&record, opts.now, &want) {
+        Decision::Send(reason) => reason,
+        held => return Ok(held_outcome(held, ip, opts.now, &record)),
+    };
+    log(
+        Level::Debug,
+        &format!("sending: {}", describe_reason(reason, ip)),
+    );
+
+    // Record the attempt first: if this cannot be written, nothing is sent.
+    store.put(host, &config.username, record.attempting(ip, opts.now))?;
+    log(Level::Debug, &format!("GET {}", request.masked_url()));
+    let sent = transport.send(&request);
+
+    let (mut outcome, result) = match sent {
+        Ok(http) => {
+            let text = secret.mask(&reply::printable(&http.body, REPLY_CHARS));
+            let verdict = reply::classify(http.status, &text);
+            let mut o = reply_outcome(verdict, ip, &text, http.status);
+            o.http_status = Some(http.status);
+            o.reply = Some(text);
+            (o, attempt_result(verdict))
+        }
+        Err(e) => {
+            let message = secret.mask(&e.message);
+            let (result, what) = if e.may_have_reached_server {
+                (
+                    AttemptResult::FailedSent,
+                    "the request may have reached the server",
+                )
+            } else {
+                (AttemptResult::FailedUnsent, "nothing reached the server")
+            };
+            let mut o = Outcome::new(
+                "failed",
+                Status::Network,
+                ip,
+                format!("update of {ip} failed: {message} ({what})"),
+            );
+            o.reply = Some(message);
+            (o, result)
+        }
+    };
+    outcome.sent = result != AttemptResult::FailedUnsent;
+    outcome.request = Some(request.masked_url().to_string());
+
+    let mut concluded = record.concluded(ip, opts.now, result, want.credential);
+    concluded.last_http_status = outcome.http_status;
+    concluded.last_reply = outcome
+        .reply
+        .as_ref()
+        .map(|r| r.chars().take(200).collect());
+    if let Err(e) = store.put(host, &config.username, concluded.clone()) {
+        // The attempt itself is on disk, so the floor holds; say so.
+        log(
+            Level::Error,
+            &format!("{e}; the attempt was recorded before sending"),
+        );
+    }
+    if matches!(
+        result,
+        AttemptResult::FailedSent | AttemptResult::FailedUnsent
+    ) {
+        outcome.retry_after_s = concluded.next_allowed(opts.now).map(|t| t - opts.now);
+    }
+    if result == AttemptResult::Blocked {
+        outcome.retry_after_s = concluded.blocked_until.map(|t| t - opts.now);
+    }
+    Ok(outcome)
+}
+
+fn attempt_result(verdict: Verdict) -> AttemptResult {
+    match verdict {
+        Verdict::Accepted => AttemptResult::Updated,
+        Verdict::Unconfirmed => AttemptResult::Unconfirmed,
+        Verdict::Rejected(_) => AttemptResult::Rejected,
+        Verdict::Blocked(_) => AttemptResult::Blocked,
+        Verdict::Failed(_) => AttemptResult::FailedSent,
+    }
+}
+
+fn reply_outcome(verdict: Verdict, ip: Ipv4Addr, text: &str, status: u16) -> Outcome {
+    let short: String = text.chars().take(120).collect();
+    match verdict {
+        Verdict::Accepted => Outcome::new("updated", Status::Ok, ip, format!("updated to {ip}")),
+        Verdict::Unconfirmed => Outcome::new(
+            "unconfirmed",
+            Status::Ok,
+            ip,
+            format!(
+                "sent {ip}; the service answered HTTP {status} {short:?}, which the client does not recognise, so it is counted as registered and not re-sent"
+            ),
+        ),
+        Verdict::Rejected(why) => Outcome::new(
+            "rejected",
+            Status::Rejected,
+            ip,
+            format!(
+                "the service rejected the update of {ip}: {why} (reply {short:?}); check the user name and password; the same address and login are not retried for 24 h"
+            ),
+        ),
+        Verdict::Blocked(why) => Outcome::new(
+            "blocked",
+            Status::Blocked,
+            ip,
+            format!(
+                "BLOCKED: {why} (reply {short:?}); nothing will be sent for 24 h; contact Microtech support"
+            ),
+        ),
+        Verdict::Failed(why) => Outcome::new(
+            "failed",
+            Status::Network,
+            ip,
+            format!("update of {ip} failed: HTTP {status}, {why}"),
+        ),
+    }
+}
+
+/// The outcome when the guard holds the request back.
+fn held_outcome(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outcome {
+    match decision {
+        Decision::Unchanged { since } => {
+            let since = since
+                .map(|t| format!(" (registered {} s ago)", now - t))
+                .unwrap_or_default();
+            Outcome::new(
+                "unchanged",
+                Status::Ok,
+                ip,
+                format!("{ip} is already registered{since}; nothing to do"),
+            )
+        }
+        Decision::Defer { until, why } => {
+            let rule = match why {
+                DeferReason::Floor => "the 10-minute minimum between requests".to_string(),
+                DeferReason::Backoff => format!("backoff after {} failed attempt(s)", record.failures),
+                DeferReason::Rejected => {
+                    "the service rejected this address with these credentials; fix the login or wait"
+                        .to_string()
+                }
+            };
+            let mut o = Outcome::new(
+                "deferred",
+                Status::Deferred,
+                ip,
+                format!(
+                    "update to {ip} deferred by {rule}; next attempt allowed in {} s",
+                    until - now
+                ),
+            );
+            o.retry_after_s = Some(until - now);
+            o
+        }
+        Decision::Blocked { until } => {
+            let mut o = Outcome::new(
+                "blocked",
+                Status::Blocked,
+                ip,
+                format!(
+                    "BLOCKED: the service blocked this account or client; nothing is sent for another {} s; contact Microtech support",
+                    until - now
+                ),
+            );
+            o.retry_after_s = Some(until - now);
+            o
+        }
+        Decision::ClockBehind { state_time } => {
+            let mut o = Outcome::new(
+                "deferred",
+                Status::Deferred,
+                ip,
+                format!(
+                    "the system clock ({now}) is behind the state file ({state_time}), as on a router that has not synced its clock (NTP) yet; nothing sent. If the clock is right and the state is wrong, remove the state file"
+                ),
+            );
+            o.retry_after_s = Some(state_time - now);
+            o
+        }
+        Decision::Send(_) => unreachable_send(ip),
+    }
+}
+
+/// `held_outcome` is never called with `Send`; answer safely if it were.
+fn unreachable_send(ip: Ipv4Addr) -> Outcome {
+    Outcome::new(
+        "failed",
+        Status::Network,
+        ip,
+        "internal: no decision".into(),
+    )
+}
+
+fn describe_reason(reason: SendReason, ip: Ipv4Addr) -> String {
+    match reason {
+        SendReason::FirstRun => format!("first update, {ip}"),
+        SendReason::Changed { from } => format!("address changed from {from} to {ip}"),
+        SendReason::Retry => format!("the last attempt's outcome is unknown, sending {ip} again"),
+        SendReason::Forced => format!("forced update of {ip}"),
+        SendReason::Refresh => format!("force interval passed, refreshing {ip}"),
+    }
+}
+
+fn dry_run(config: &Config, opts: &RunOptions, want: &Want, request: &request::Request) -> Outcome {
+    let record = crate::state::read_entries(&config.state_path)
+        .ok()
+        .and_then(|entries| {
+            entries
+                .into_iter()
+                .find(|e| e.server == config.server.host() && e.username == config.username)
+        })
+        .map(|e| e.record)
+        .unwrap_or_default();
+    let verdict = match guard::decide(&record, opts.now, want) {
+        Decision::Send(reason) => format!(
+            "the guard would send it ({})",
+            describe_reason(reason, want.ip)
+        ),
+        held => format!(
+            "the guard would not send it: {}",
+            held_outcome(held, want.ip, opts.now, &record).message
+        ),
+    };
+    let mut o = Outcome::new(
+        "dry-run",
+        Status::Ok,
+        want.ip,
+        format!(
+            "dry run, nothing sent: GET {}; {verdict}",
+            request.masked_url()
+        ),
+    );
+    o.request = Some(request.masked_url().to_string());
+    o
+}
+
+/// With no state yet, a `lookup_host` that already resolves to `ip` counts
+/// as registered (in memory only: the state is written only on attempts).
+fn seed_from_dns(
+    config: &Config,
+    ip: Ipv4Addr,
+    now: i64,
+    record: &mut Record,
+    log: &mut dyn FnMut(Level, &str),
+) {
+    let Some(name) = &config.lookup_host else {
+        return;
+    };
+    match (name.as_str(), 0).to_socket_addrs() {
+        Ok(addrs) => {
+            let found: Vec<Ipv4Addr> = addrs
+                .filter_map(|a| match a.ip() {
+                    std::net::IpAddr::V4(v4) => Some(v4),
+                    _ => None,
+                })
+                .collect();
+            if found.contains(&ip) {
+                log(
+                    Level::Info,
+                    &format!("{name} already resolves to {ip}; counting it as registered"),
+                );
+                record.registered_ip = Some(ip);
+                record.registered_at = Some(now);
+            } else {
+                log(
+                    Level::Debug,
+                    &format!("{name} resolves to {found:?}, not {ip}"),
+                );
+            }
+        }
+        Err(e) => log(Level::Debug, &format!("cannot resolve {name}: {e}")),
+    }
+}
