@@ -197,20 +197,21 @@ fn read(path: &Path) -> Result<(StateData, Vec<String>), Error> {
         }),
         Err(Loaded::Corrupt(why)) => {
             let aside = sibling(path, "corrupt");
-            let warning =
-                match fs::rename(path, &aside) {
-                    Ok(()) => format!(
-                        "state file {} was corrupt ({why}); moved it to {} and starting afresh",
-                        path.display(),
-                        aside.display()
-                    ),
-                    Err(e) => return Err(Error::State {
+            let warning = match fs::rename(path, &aside) {
+                Ok(()) => format!(
+                    "state file {} was corrupt ({why}); moved it to {} and starting afresh",
+                    path.display(),
+                    aside.display()
+                ),
+                Err(e) => {
+                    return Err(Error::State {
                         path: path.to_path_buf(),
                         what: format!(
                             "is corrupt ({why}) and cannot be moved aside: {e}; nothing was sent"
                         ),
-                    }),
-                };
+                    })
+                }
+            };
             Ok((StateData::default(), vec![warning]))
         }
     }

@@ -68,7 +68,10 @@ fn ash() -> Command {
     c.arg("ash");
     // a clean environment: nothing from the developer's shell leaks in
     c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
+        .env(
+            "PATH",
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+        )
         .env("HOME", "/nonexistent");
     c
 }
@@ -156,7 +159,13 @@ struct ProviderRun {
 /// Source update_mtgsy_net.sh the way ddns-scripts does (inside send_update,
 /// or inside get_registered_ip with GET_REGISTERED_IP=1) with the section's
 /// options as variables.
-fn run_provider(sb: &Sandbox, server: &str, section: &[(&str, &str)], ip: &str, mode: &str) -> ProviderRun {
+fn run_provider(
+    sb: &Sandbox,
+    server: &str,
+    section: &[(&str, &str)],
+    ip: &str,
+    mode: &str,
+) -> ProviderRun {
     let mut sec = String::new();
     for (k, v) in section {
         sec.push_str(&format!("{}={}\n", k, sh_quote(v)));
@@ -195,7 +204,11 @@ fn run_provider(sb: &Sandbox, server: &str, section: &[(&str, &str)], ip: &str, 
         .lines()
         .find_map(|l| l.strip_prefix("registered="))
         .map(str::to_string);
-    ProviderRun { rc, registered, stdout }
+    ProviderRun {
+        rc,
+        registered,
+        stdout,
+    }
 }
 
 fn section<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -216,22 +229,49 @@ fn section<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 
 /// The password must reach the service, and never appear in argv or a log.
 fn assert_password_hidden(sb: &Sandbox) {
-    for f in ["argv.log", "ddns.log", "run/mtgsy_test.dat", "run/mtgsy_test.err"] {
-        assert!(!sb.read(f).contains(PASSWORD), "{f} contains the password:\n{}", sb.read(f));
+    for f in [
+        "argv.log",
+        "ddns.log",
+        "run/mtgsy_test.dat",
+        "run/mtgsy_test.err",
+    ] {
+        assert!(
+            !sb.read(f).contains(PASSWORD),
+            "{f} contains the password:\n{}",
+            sb.read(f)
+        );
     }
     let calls = sb.calls();
     assert!(!calls.is_empty(), "the binary was never called");
     for (argv, env) in &calls {
-        assert!(argv.iter().all(|a| !a.contains("s3cr3t")), "password in argv: {argv:?}");
-        assert!(*env, "MTGSY_PASSWORD was not in the binary's environment: {argv:?}");
+        assert!(
+            argv.iter().all(|a| !a.contains("s3cr3t")),
+            "password in argv: {argv:?}"
+        );
+        assert!(
+            *env,
+            "MTGSY_PASSWORD was not in the binary's environment: {argv:?}"
+        );
     }
 }
 
 /// One successful update of IP1; returns the sandbox holding its state.
 fn updated(stub: &StubServer, name: &str) -> Sandbox {
     let sb = Sandbox::new(name);
-    let r = run_provider(&sb, &stub.url(), &section(&[("param_opt", "hb=1")]), IP1, "update");
-    assert_eq!(r.rc, 0, "first update: {}\n{}", r.stdout, sb.read("ddns.log"));
+    let r = run_provider(
+        &sb,
+        &stub.url(),
+        &section(&[("param_opt", "hb=1")]),
+        IP1,
+        "update",
+    );
+    assert_eq!(
+        r.rc,
+        0,
+        "first update: {}\n{}",
+        r.stdout,
+        sb.read("ddns.log")
+    );
     assert_eq!(stub.requests().len(), 1);
     sb
 }
@@ -249,7 +289,8 @@ fn provider_success_sends_once_and_fills_datfile() {
 
     let dat = sb.read("run/mtgsy_test.dat");
     assert!(dat.contains("800 OK"), "DATFILE lacks the reply: {dat:?}");
-    let v: serde_json::Value = serde_json::from_str(dat.trim()).expect("DATFILE holds the --json object");
+    let v: serde_json::Value =
+        serde_json::from_str(dat.trim()).expect("DATFILE holds the --json object");
     assert_eq!(v["outcome"], "updated");
 
     let log = sb.read("ddns.log");
@@ -277,9 +318,19 @@ fn provider_password_only_in_the_environment() {
 fn provider_unchanged_returns_0_and_sends_nothing() {
     let stub = StubServer::plain();
     let sb = updated(&stub, "unchanged");
-    let r = run_provider(&sb, &stub.url(), &section(&[("param_opt", "hb=1")]), IP1, "update");
+    let r = run_provider(
+        &sb,
+        &stub.url(),
+        &section(&[("param_opt", "hb=1")]),
+        IP1,
+        "update",
+    );
     assert_eq!(r.rc, 0, "{}\n{}", r.stdout, sb.read("ddns.log"));
-    assert_eq!(stub.requests().len(), 1, "an update that changes nothing was sent");
+    assert_eq!(
+        stub.requests().len(),
+        1,
+        "an update that changes nothing was sent"
+    );
     assert_password_hidden(&sb);
 }
 
@@ -288,10 +339,20 @@ fn provider_deferred_by_the_guard_returns_127() {
     let stub = StubServer::plain();
     let sb = updated(&stub, "deferred");
     // a new address within 10 minutes of the last update: the guard waits
-    let r = run_provider(&sb, &stub.url(), &section(&[("param_opt", "hb=1")]), IP2, "update");
+    let r = run_provider(
+        &sb,
+        &stub.url(),
+        &section(&[("param_opt", "hb=1")]),
+        IP2,
+        "update",
+    );
     assert_eq!(r.rc, 127, "{}\n{}", r.stdout, sb.read("ddns.log"));
     assert_eq!(stub.requests().len(), 1, "sent within the 10-minute floor");
-    assert!(sb.read("ddns.log").contains("deferred"), "{}", sb.read("ddns.log"));
+    assert!(
+        sb.read("ddns.log").contains("deferred"),
+        "{}",
+        sb.read("ddns.log")
+    );
 }
 
 #[test]
@@ -302,7 +363,11 @@ fn provider_rejected_returns_1() {
     let r = run_provider(&sb, &stub.url(), &section(&[]), IP1, "update");
     assert_eq!(r.rc, 1, "{}\n{}", r.stdout, sb.read("ddns.log"));
     assert_eq!(stub.requests().len(), 1);
-    assert!(sb.read("ddns.log").contains("rejected"), "{}", sb.read("ddns.log"));
+    assert!(
+        sb.read("ddns.log").contains("rejected"),
+        "{}",
+        sb.read("ddns.log")
+    );
     assert!(sb.read("run/mtgsy_test.dat").contains("300 Invalid login"));
     assert_password_hidden(&sb);
 }
@@ -317,7 +382,13 @@ fn provider_bad_input_returns_127_and_sends_nothing() {
     {
         let sb = Sandbox::new(&format!("bad-bin-{i}"));
         let r = run_provider(&sb, &stub.url(), &section(&extra), ip, "update");
-        assert_eq!(r.rc, 127, "{extra:?} {ip}: {}\n{}", r.stdout, sb.read("ddns.log"));
+        assert_eq!(
+            r.rc,
+            127,
+            "{extra:?} {ip}: {}\n{}",
+            r.stdout,
+            sb.read("ddns.log")
+        );
         assert_eq!(sb.calls().len(), 1, "the binary should have been asked");
         assert_password_hidden(&sb);
     }
@@ -334,9 +405,19 @@ fn provider_bad_input_returns_127_and_sends_nothing() {
     {
         let sb = Sandbox::new(&format!("bad-script-{i}"));
         let r = run_provider(&sb, &stub.url(), &section(&extra), IP1, "update");
-        assert_eq!(r.rc, 127, "{extra:?}: {}\n{}", r.stdout, sb.read("ddns.log"));
+        assert_eq!(
+            r.rc,
+            127,
+            "{extra:?}: {}\n{}",
+            r.stdout,
+            sb.read("ddns.log")
+        );
         assert!(sb.calls().is_empty(), "{extra:?}: the binary ran");
-        assert!(sb.read("ddns.log").starts_with("3 mtgsy.net:"), "{}", sb.read("ddns.log"));
+        assert!(
+            sb.read("ddns.log").starts_with("3 mtgsy.net:"),
+            "{}",
+            sb.read("ddns.log")
+        );
     }
     assert_eq!(stub.requests().len(), 0, "something was sent");
 }
@@ -346,10 +427,17 @@ fn provider_param_opt_words_reach_the_request() {
     let stub = StubServer::plain();
     let sb = Sandbox::new("param-opt");
     let opt = "hb=1 stealth=1 port=8080 offline_url=https://example.com/away offline_text=Back%20soon mx=mail.example.com.";
-    let extra = [("param_opt", opt), ("force_interval", "2"), ("force_unit", "hours")];
+    let extra = [
+        ("param_opt", opt),
+        ("force_interval", "2"),
+        ("force_unit", "hours"),
+    ];
     let r = run_provider(&sb, &stub.url(), &section(&extra), IP1, "update");
     assert_eq!(r.rc, 0, "{}\n{}", r.stdout, sb.read("ddns.log"));
-    assert_eq!(arg_after(&sb.calls()[0].0, "--force-interval"), Some("7200"));
+    assert_eq!(
+        arg_after(&sb.calls()[0].0, "--force-interval"),
+        Some("7200")
+    );
     let reqs = stub.requests();
     let q = |n: &str| reqs[0].query(n);
     assert_eq!(q("stealth").as_deref(), Some("1"));
@@ -378,7 +466,11 @@ fn provider_registered_ip_comes_from_the_state() {
     let r = run_provider(&sb, &stub.url(), &section(&[]), "", "registered");
     assert_eq!(r.rc, 0, "{}\n{}", r.stdout, sb.read("ddns.log"));
     assert_eq!(r.registered.as_deref(), Some(IP1));
-    assert_eq!(stub.requests().len(), 1, "the registered-IP check sent something");
+    assert_eq!(
+        stub.requests().len(),
+        1,
+        "the registered-IP check sent something"
+    );
 }
 
 #[test]
@@ -386,15 +478,34 @@ fn provider_https_with_cacert_and_no_clear_text() {
     let stub = StubServer::tls();
     let sb = Sandbox::new("https");
     let ca_path = stub.ca_pem_path();
-    let ca = AsRef::<Path>::as_ref(&ca_path).to_str().unwrap().to_string();
+    let ca = AsRef::<Path>::as_ref(&ca_path)
+        .to_str()
+        .unwrap()
+        .to_string();
     // an http:// server with use_https=1 is upgraded to https://
     let url = stub.url().replacen("https://", "http://", 1);
-    let r = run_provider(&sb, &url, &section(&[("use_https", "1"), ("cacert", ca.as_str())]), IP1, "update");
-    assert_eq!(r.rc, 0, "{}\n{}\n{}", r.stdout, sb.read("ddns.log"), sb.read("run/mtgsy_test.err"));
+    let r = run_provider(
+        &sb,
+        &url,
+        &section(&[("use_https", "1"), ("cacert", ca.as_str())]),
+        IP1,
+        "update",
+    );
+    assert_eq!(
+        r.rc,
+        0,
+        "{}\n{}\n{}",
+        r.stdout,
+        sb.read("ddns.log"),
+        sb.read("run/mtgsy_test.err")
+    );
     assert_eq!(stub.requests().len(), 1);
     let (argv, _) = &sb.calls()[0];
     assert!(!argv.contains(&"--allow-http".to_string()), "{argv:?}");
-    assert!(arg_after(argv, "--server").unwrap().starts_with("https://"), "{argv:?}");
+    assert!(
+        arg_after(argv, "--server").unwrap().starts_with("https://"),
+        "{argv:?}"
+    );
     assert_eq!(arg_after(argv, "--ca-file"), Some(ca.as_str()));
     assert!(!sb.read("ddns.log").contains("CLEAR TEXT"));
     assert_password_hidden(&sb);
@@ -441,7 +552,12 @@ fn write_hook_config(sb: &Sandbox, stub_url: &str) {
 
 /// Run the hook as hotplug-call does (sourced in a subshell) with netifd's
 /// variables; returns how long it took to return and its output.
-fn run_hook(sb: &Sandbox, stub_url: &str, vars: &[(&str, &str)], delay: &str) -> (Duration, Output) {
+fn run_hook(
+    sb: &Sandbox,
+    stub_url: &str,
+    vars: &[(&str, &str)],
+    delay: &str,
+) -> (Duration, Output) {
     let mut c = ash();
     c.arg("-c")
         .arg(r#"( . "$HOOK" )"#)
@@ -473,15 +589,29 @@ fn assert_hook_updates_wan(vars: &[(&str, &str)], name: &str) {
     // every binary run takes 1 s longer: the hook must not wait for them
     let (took, out) = run_hook(&sb, &stub.url(), vars, "1");
     assert!(out.status.success(), "{out:?}");
-    assert!(took < Duration::from_secs(1), "the hook blocked hotplug for {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "the hook blocked hotplug for {took:?}"
+    );
 
-    wait_until("3 updates", Duration::from_secs(30), || sb.calls().len() >= 3);
+    wait_until("3 updates", Duration::from_secs(30), || {
+        sb.calls().len() >= 3
+    });
     // the two sections with a usable address reach the service
-    wait_until("2 requests", Duration::from_secs(30), || stub.requests().len() >= 2);
+    wait_until("2 requests", Duration::from_secs(30), || {
+        stub.requests().len() >= 2
+    });
     std::thread::sleep(Duration::from_millis(300));
     let calls = sb.calls();
-    let users: Vec<&str> = calls.iter().map(|(a, _)| arg_after(a, "--username").unwrap()).collect();
-    assert_eq!(users, ["one@example.com", "two.example.com", "home@example.com"], "{calls:?}");
+    let users: Vec<&str> = calls
+        .iter()
+        .map(|(a, _)| arg_after(a, "--username").unwrap())
+        .collect();
+    assert_eq!(
+        users,
+        ["one@example.com", "two.example.com", "home@example.com"],
+        "{calls:?}"
+    );
     for (argv, _) in &calls {
         assert_eq!(argv[0], "update");
         assert!(argv.contains(&"--syslog".to_string()), "{argv:?}");
@@ -489,7 +619,10 @@ fn assert_hook_updates_wan(vars: &[(&str, &str)], name: &str) {
     // ip_source network (the default) follows the event's device
     assert_eq!(arg_after(&calls[1].0, "--ip-source"), Some("interface"));
     assert_eq!(arg_after(&calls[1].0, "--interface"), Some("mtgsy-test0"));
-    assert_eq!(arg_after(&calls[0].0, "--ip-command"), Some(&*format!("echo {IP1}")));
+    assert_eq!(
+        arg_after(&calls[0].0, "--ip-command"),
+        Some(&*format!("echo {IP1}"))
+    );
     let mut sent: Vec<(String, String)> = stub
         .requests()
         .iter()
@@ -498,7 +631,10 @@ fn assert_hook_updates_wan(vars: &[(&str, &str)], name: &str) {
     sent.sort();
     assert_eq!(
         sent,
-        [("home@example.com".into(), IP2.into()), ("one@example.com".into(), IP1.into())]
+        [
+            ("home@example.com".into(), IP2.into()),
+            ("one@example.com".into(), IP1.into())
+        ]
     );
     for r in stub.requests() {
         assert_eq!(r.query("pass").as_deref(), Some(PASSWORD));
@@ -515,7 +651,14 @@ fn assert_password_hidden_calls(sb: &Sandbox) {
 
 #[test]
 fn hook_updates_on_ifup_of_wan_in_the_background() {
-    assert_hook_updates_wan(&[("ACTION", "ifup"), ("INTERFACE", "wan"), ("DEVICE", "mtgsy-test0")], "hook-ifup");
+    assert_hook_updates_wan(
+        &[
+            ("ACTION", "ifup"),
+            ("INTERFACE", "wan"),
+            ("DEVICE", "mtgsy-test0"),
+        ],
+        "hook-ifup",
+    );
 }
 
 #[test]
@@ -535,12 +678,25 @@ fn hook_updates_on_ifupdate_with_new_addresses() {
 fn hook_ignores_other_events_and_interfaces() {
     let stub = StubServer::plain();
     let events: [&[(&str, &str)]; 5] = [
-        &[("ACTION", "ifupdate"), ("INTERFACE", "wan"), ("DEVICE", "mtgsy-test0")],
-        &[("ACTION", "ifupdate"), ("INTERFACE", "wan"), ("DEVICE", "mtgsy-test0"), ("IFUPDATE_ADDRESSES", "0")],
+        &[
+            ("ACTION", "ifupdate"),
+            ("INTERFACE", "wan"),
+            ("DEVICE", "mtgsy-test0"),
+        ],
+        &[
+            ("ACTION", "ifupdate"),
+            ("INTERFACE", "wan"),
+            ("DEVICE", "mtgsy-test0"),
+            ("IFUPDATE_ADDRESSES", "0"),
+        ],
         &[("ACTION", "ifdown"), ("INTERFACE", "wan")],
         &[("ACTION", "ifup-failed"), ("INTERFACE", "wan")],
         // no section follows wan6
-        &[("ACTION", "ifup"), ("INTERFACE", "wan6"), ("DEVICE", "mtgsy-test1")],
+        &[
+            ("ACTION", "ifup"),
+            ("INTERFACE", "wan6"),
+            ("DEVICE", "mtgsy-test1"),
+        ],
     ];
     let sb = Sandbox::new("hook-ignore");
     write_hook_config(&sb, &stub.url());
@@ -570,7 +726,11 @@ fn run_init(config_dir: &Path, sb: &Sandbox) -> Vec<String> {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -589,45 +749,89 @@ fn init_script_runs_one_watch_instance_per_enabled_section() {
     )
     .unwrap();
     let lines = run_init(&sb.path("config"), &sb);
-    let instances: Vec<&String> = lines.iter().filter(|l| l.starts_with("instance ")).collect();
+    let instances: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("instance "))
+        .collect();
     assert_eq!(instances, ["instance home"], "{lines:#?}");
-    let words: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("word ")).collect();
+    let words: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("word "))
+        .collect();
     assert_eq!(words[0], BIN);
     assert_eq!(words[1], "watch");
     let argv: Vec<String> = words.iter().map(|s| s.to_string()).collect();
     assert_eq!(arg_after(&argv, "--interface"), Some("eth9"));
     assert_eq!(arg_after(&argv, "--username"), Some("home@example.com"));
-    assert_eq!(arg_after(&argv, "--state"), Some(sb.path("state/state.json").to_str().unwrap()));
+    assert_eq!(
+        arg_after(&argv, "--state"),
+        Some(sb.path("state/state.json").to_str().unwrap())
+    );
     assert_eq!(arg_after(&argv, "--check-interval"), Some("300"));
     assert_eq!(arg_after(&argv, "--hb"), Some("1"));
     assert!(argv.contains(&"--syslog".to_string()));
-    assert!(argv.iter().all(|w| !w.contains("s3cr3t")), "password in the command: {argv:?}");
-    assert!(lines.contains(&format!("env MTGSY_PASSWORD={PASSWORD}")), "{lines:#?}");
+    assert!(
+        argv.iter().all(|w| !w.contains("s3cr3t")),
+        "password in the command: {argv:?}"
+    );
+    assert!(
+        lines.contains(&format!("env MTGSY_PASSWORD={PASSWORD}")),
+        "{lines:#?}"
+    );
     assert!(lines.iter().any(|l| l.starts_with("param respawn")));
     assert!(lines.contains(&"reload-trigger mtgsy-ddns".to_string()));
-    assert!(lines.iter().any(|l| l.starts_with("interface-trigger interface.*.up wan ")), "{lines:#?}");
-    assert!(sb.path("state").is_dir(), "the state directory was not created");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("interface-trigger interface.*.up wan ")),
+        "{lines:#?}"
+    );
+    assert!(
+        sb.path("state").is_dir(),
+        "the state directory was not created"
+    );
 }
 
 #[test]
 fn shipped_uci_config_parses_and_starts_nothing() {
     let sb = Sandbox::new("init-shipped");
     let lines = run_init(&files().join("etc/config"), &sb);
-    assert!(!lines.iter().any(|l| l.starts_with("instance ")), "{lines:#?}");
-    assert!(lines.contains(&"reload-trigger mtgsy-ddns".to_string()), "{lines:#?}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("instance ")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&"reload-trigger mtgsy-ddns".to_string()),
+        "{lines:#?}"
+    );
 }
 
 // ------------------------------------------------------------ shell syntax --
 
 #[test]
 fn scripts_parse_under_busybox_ash() {
-    let mut scripts = vec![provider_script(), hook_script(), init_script(), lib_dir().join("common.sh")];
-    for f in ["functions.sh", "ddns-harness.sh", "procd-harness.sh", "record-argv.sh"] {
+    let mut scripts = vec![
+        provider_script(),
+        hook_script(),
+        init_script(),
+        lib_dir().join("common.sh"),
+    ];
+    for f in [
+        "functions.sh",
+        "ddns-harness.sh",
+        "procd-harness.sh",
+        "record-argv.sh",
+    ] {
         scripts.push(fixtures().join(f));
     }
     for s in scripts {
         let out = ash().arg("-n").arg(&s).output().unwrap();
-        assert!(out.status.success(), "{}: {}", s.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            s.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = fs::read_to_string(&s).unwrap();
         assert!(!text.contains("[["), "{}: bash test syntax", s.display());
     }
@@ -652,9 +856,15 @@ fn provider_json_is_listed_by_luci() {
     assert_eq!(path.file_stem().unwrap(), "mtgsy.net");
     let url = v["ipv4"]["url"].as_str().expect("ipv4.url");
     assert!(!url.starts_with("http"), "the url must name the script");
-    assert!(files().join("usr/lib/ddns").join(url).is_file(), "no /usr/lib/ddns/{url}");
+    assert!(
+        files().join("usr/lib/ddns").join(url).is_file(),
+        "no /usr/lib/ddns/{url}"
+    );
     // use_api_check (25.12+) finds the script as update_<name, . and - as _>.sh
-    assert_eq!(url, format!("update_{}.sh", "mtgsy.net".replace(['.', '-'], "_")));
+    assert_eq!(
+        url,
+        format!("update_{}.sh", "mtgsy.net".replace(['.', '-'], "_"))
+    );
     assert!(v.get("ipv6").is_none(), "the service updates IPv4 only");
 }
 
@@ -671,7 +881,11 @@ struct TarEntry {
 }
 
 fn octal(field: &[u8]) -> u64 {
-    let s: String = field.iter().take_while(|&&b| b != 0).map(|&b| b as char).collect();
+    let s: String = field
+        .iter()
+        .take_while(|&&b| b != 0)
+        .map(|&b| b as char)
+        .collect();
     u64::from_str_radix(s.trim(), 8).unwrap_or_else(|_| panic!("bad octal field {s:?}"))
 }
 
@@ -701,10 +915,27 @@ fn untar(raw: &[u8]) -> Vec<TarEntry> {
         if h.iter().all(|&b| b == 0) {
             break;
         }
-        let stored: u64 = h[148..156].iter().take_while(|&&b| b != 0 && b != b' ').fold(0, |a, &b| a * 8 + (b - b'0') as u64);
-        let sum: u64 = h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u64 }).sum();
+        let stored: u64 = h[148..156]
+            .iter()
+            .take_while(|&&b| b != 0 && b != b' ')
+            .fold(0, |a, &b| a * 8 + (b - b'0') as u64);
+        let sum: u64 = h
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    b as u64
+                }
+            })
+            .sum();
         assert_eq!(stored, sum, "bad header checksum");
-        let name: String = h[..100].iter().take_while(|&&b| b != 0).map(|&b| b as char).collect();
+        let name: String = h[..100]
+            .iter()
+            .take_while(|&&b| b != 0)
+            .map(|&b| b as char)
+            .collect();
         let size = octal(&h[124..136]) as usize;
         let data = raw[off + 512..off + 512 + size].to_vec();
         out.push(TarEntry {
@@ -739,9 +970,20 @@ fn checked_untar(gz: &[u8], what: &str) -> BTreeMap<String, TarEntry> {
             e.typeflag as char
         );
         assert!(e.name.starts_with("./"), "{what}: {}", e.name);
-        assert_eq!((e.uid, e.gid), (0, 0), "{what}: {} not owned by 0:0", e.name);
+        assert_eq!(
+            (e.uid, e.gid),
+            (0, 0),
+            "{what}: {} not owned by 0:0",
+            e.name
+        );
         if e.typeflag == b'5' {
-            assert_eq!(e.mode & 0o7777, 0o755, "{what}: directory {} mode {:o}", e.name, e.mode);
+            assert_eq!(
+                e.mode & 0o7777,
+                0o755,
+                "{what}: directory {} mode {:o}",
+                e.name,
+                e.mode
+            );
         }
         map.insert(e.name.clone(), e);
     }
@@ -775,17 +1017,32 @@ fn open_ipk(path: &Path) -> Ipk {
     let what = path.file_name().unwrap().to_string_lossy().into_owned();
     let outer = checked_untar(&fs::read(path).unwrap(), &what);
     let names: Vec<&str> = outer.keys().map(String::as_str).collect();
-    assert_eq!(names, ["./control.tar.gz", "./data.tar.gz", "./debian-binary"], "{what}");
+    assert_eq!(
+        names,
+        ["./control.tar.gz", "./data.tar.gz", "./debian-binary"],
+        "{what}"
+    );
     assert_eq!(outer["./debian-binary"].data, b"2.0\n");
     let control_files = checked_untar(&outer["./control.tar.gz"].data, &format!("{what} control"));
     let data = checked_untar(&outer["./data.tar.gz"].data, &format!("{what} data"));
     let control = control_fields(std::str::from_utf8(&control_files["./control"].data).unwrap());
-    for field in ["Package", "Version", "Depends", "Architecture", "Installed-Size", "Description"] {
+    for field in [
+        "Package",
+        "Version",
+        "Depends",
+        "Architecture",
+        "Installed-Size",
+        "Description",
+    ] {
         assert!(control.contains_key(field), "{what}: control lacks {field}");
     }
     let size: usize = data.values().map(|e| e.data.len()).sum();
     assert_eq!(control["Installed-Size"], size.to_string(), "{what}");
-    Ipk { control, control_files, data }
+    Ipk {
+        control,
+        control_files,
+        data,
+    }
 }
 
 fn mkipk(sb: &Sandbox, extra: &[&str]) -> Output {
@@ -802,7 +1059,11 @@ fn mkipk(sb: &Sandbox, extra: &[&str]) -> Output {
 }
 
 fn mode_of(ipk: &Ipk, path: &str) -> u32 {
-    ipk.data.get(path).unwrap_or_else(|| panic!("{path} missing")).mode & 0o7777
+    ipk.data
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} missing"))
+        .mode
+        & 0o7777
 }
 
 #[test]
@@ -830,20 +1091,34 @@ fn mkipk_builds_installable_packages() {
     assert_eq!(main.control["Package"], "mtgsy-ddns");
     assert_eq!(main.control["Version"], "1.2.3-r4");
     assert_eq!(main.control["Architecture"], "mipsel_24kc");
-    assert_eq!(main.data["./usr/bin/mtgsy-ddns"].data, fs::read(BIN).unwrap());
+    assert_eq!(
+        main.data["./usr/bin/mtgsy-ddns"].data,
+        fs::read(BIN).unwrap()
+    );
     assert_eq!(mode_of(&main, "./usr/bin/mtgsy-ddns"), 0o755);
     assert_eq!(mode_of(&main, "./etc/init.d/mtgsy-ddns"), 0o755);
     assert_eq!(mode_of(&main, "./etc/config/mtgsy-ddns"), 0o600);
     assert_eq!(mode_of(&main, "./etc/hotplug.d/iface/96-mtgsy-ddns"), 0o644);
     assert_eq!(mode_of(&main, "./usr/lib/mtgsy-ddns/common.sh"), 0o644);
-    for dir in ["./", "./etc/", "./etc/config/", "./etc/init.d/", "./usr/", "./usr/bin/", "./usr/lib/"] {
+    for dir in [
+        "./",
+        "./etc/",
+        "./etc/config/",
+        "./etc/init.d/",
+        "./usr/",
+        "./usr/bin/",
+        "./usr/lib/",
+    ] {
         assert_eq!(main.data[dir].typeflag, b'5', "{dir}");
     }
     assert_eq!(
         main.data["./etc/config/mtgsy-ddns"].data,
         fs::read(files().join("etc/config/mtgsy-ddns")).unwrap()
     );
-    assert_eq!(main.control_files["./conffiles"].data, b"/etc/config/mtgsy-ddns\n");
+    assert_eq!(
+        main.control_files["./conffiles"].data,
+        b"/etc/config/mtgsy-ddns\n"
+    );
     for script in ["./postinst", "./prerm"] {
         let e = &main.control_files[script];
         assert_eq!(e.mode & 0o7777, 0o755, "{script}");
@@ -851,21 +1126,32 @@ fn mkipk_builds_installable_packages() {
         assert!(text.starts_with("#!/bin/sh\n"), "{script}");
         assert!(text.contains("IPKG_INSTROOT"), "{script}");
     }
-    assert!(String::from_utf8_lossy(&main.control_files["./postinst"].data).contains("default_postinst"));
+    assert!(
+        String::from_utf8_lossy(&main.control_files["./postinst"].data)
+            .contains("default_postinst")
+    );
     assert!(String::from_utf8_lossy(&main.control_files["./prerm"].data).contains("default_prerm"));
 
     // ddns-scripts-mtgsy: architecture-independent, needs ddns-scripts
     let prov = open_ipk(&sb.path("out/ddns-scripts-mtgsy_1.2.3-r4_all.ipk"));
     assert_eq!(prov.control["Architecture"], "all");
     let deps: Vec<&str> = prov.control["Depends"].split(',').map(str::trim).collect();
-    assert!(deps.contains(&"ddns-scripts") && deps.contains(&"mtgsy-ddns"), "{deps:?}");
-    assert!(prov.data.contains_key("./usr/share/ddns/default/mtgsy.net.json"));
+    assert!(
+        deps.contains(&"ddns-scripts") && deps.contains(&"mtgsy-ddns"),
+        "{deps:?}"
+    );
+    assert!(prov
+        .data
+        .contains_key("./usr/share/ddns/default/mtgsy.net.json"));
     assert!(prov.data.contains_key("./usr/lib/ddns/update_mtgsy_net.sh"));
     assert!(!prov.control_files.contains_key("./conffiles"));
 
     let lib = open_ipk(&sb.path("out/libmtgsy-ddns_1.2.3-r4_mipsel_24kc.ipk"));
     assert_eq!(lib.control["Package"], "libmtgsy-ddns");
-    assert_eq!(lib.data["./usr/lib/libmtgsy_ddns.so"].data, b"\x7fELF not really");
+    assert_eq!(
+        lib.data["./usr/lib/libmtgsy_ddns.so"].data,
+        b"\x7fELF not really"
+    );
 }
 
 #[test]
@@ -892,14 +1178,24 @@ fn maintainer_scripts_touch_no_service_in_an_image_build() {
     .unwrap();
     // on a live router the provider's scripts would also run /etc/init.d/ddns;
     // here any such call would fail loudly on stderr
-    for pkg in ["mtgsy-ddns_1.2.3-r4_mipsel_24kc.ipk", "ddns-scripts-mtgsy_1.2.3-r4_all.ipk"] {
+    for pkg in [
+        "mtgsy-ddns_1.2.3-r4_mipsel_24kc.ipk",
+        "ddns-scripts-mtgsy_1.2.3-r4_all.ipk",
+    ] {
         let ipk = open_ipk(&sb.path(&format!("out/{pkg}")));
         for script in ["./postinst", "./prerm"] {
             let path = sb.path("script.sh");
             fs::write(&path, &ipk.control_files[script].data).unwrap();
-            let out = ash().arg(&path).env("IPKG_INSTROOT", &instroot).output().unwrap();
+            let out = ash()
+                .arg(&path)
+                .env("IPKG_INSTROOT", &instroot)
+                .output()
+                .unwrap();
             assert!(out.status.success(), "{pkg} {script}: {out:?}");
-            assert!(out.stderr.is_empty(), "{pkg} {script} touched the host: {out:?}");
+            assert!(
+                out.stderr.is_empty(),
+                "{pkg} {script} touched the host: {out:?}"
+            );
         }
     }
     let calls = fs::read_to_string(instroot.join("calls")).unwrap();

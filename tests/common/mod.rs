@@ -1,0 +1,395 @@
+//! Test support: a stand-in for the service on 127.0.0.1 (plain HTTP and
+//! HTTPS with a CA made at test time) that records every request, and
+//! helpers to run the real binary.
+//!
+//! Never the real service: every server here binds 127.0.0.1 on a random
+//! port.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the stand-in does with a request.
+#[derive(Clone, Debug)]
+pub enum Behaviour {
+    /// Answer with this status and body.
+    Reply(u16, String),
+    /// Answer with extra raw header lines (each without CRLF).
+    ReplyWithHeaders(u16, Vec<String>, String),
+    /// Read the request, then never answer (until the client gives up).
+    Hang,
+    /// Read the request, then close without a reply.
+    CloseAfterRequest,
+    /// Close the connection as soon as it is accepted, reading nothing.
+    CloseAtOnce,
+    /// A 200 reply whose body is `n` bytes of 'x' (Content-Length set).
+    BigBody(usize),
+    /// Wait this long before answering 200 "800 OK".
+    Delay(Duration),
+}
+
+/// One request as the server saw it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// The raw request head, CRLFs included.
+    pub raw: String,
+    /// The request line's method.
+    pub method: String,
+    /// Path and query as sent.
+    pub target: String,
+    /// Header lines as (name in lower case, value).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    /// The decoded value of query parameter `name`.
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// All query parameters, decoded, in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        let Some((_, q)) = self.target.split_once('?') else {
+            return Vec::new();
+        };
+        q.split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (n, v) = p.split_once('=').unwrap_or((p, ""));
+                (decode(n), decode(v))
+            })
+            .collect()
+    }
+
+    /// The names of the query parameters, in order.
+    pub fn query_names(&self) -> Vec<String> {
+        self.query_pairs().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 3 <= b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Shared {
+    behaviour: Mutex<Behaviour>,
+    requests: Mutex<Vec<Recorded>>,
+    connections: Mutex<usize>,
+}
+
+/// A stand-in for the service.
+pub struct StubServer {
+    port: u16,
+    tls: bool,
+    shared: Arc<Shared>,
+    ca_pem: Option<PathBuf>,
+    _dir: Option<TempDir>,
+}
+
+impl StubServer {
+    /// A plain-HTTP server answering `200 "800 OK"`.
+    pub fn plain() -> StubServer {
+        Self::start(None)
+    }
+
+    /// An HTTPS server with a certificate for 127.0.0.1 and localhost,
+    /// signed by a CA made now; [`StubServer::ca_pem_path`] holds the CA.
+    pub fn tls() -> StubServer {
+        Self::tls_with(TlsOptions::default())
+    }
+
+    /// An HTTPS server with the given certificate quirks.
+    pub fn tls_with(options: TlsOptions) -> StubServer {
+        Self::start(Some(options))
+    }
+
+    fn start(tls: Option<TlsOptions>) -> StubServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Shared {
+            behaviour: Mutex::new(Behaviour::Reply(200, "800 OK".into())),
+            requests: Mutex::new(Vec::new()),
+            connections: Mutex::new(0),
+        });
+        let (config, dir, ca_pem) = match tls {
+            Some(options) => {
+                let dir = TempDir::new("stub-tls");
+                let (config, ca) = tls_config(&options);
+                let ca_path = dir.path().join("ca.pem");
+                std::fs::write(&ca_path, ca).unwrap();
+                (Some(config), Some(dir), Some(ca_path))
+            }
+            None => (None, None, None),
+        };
+        let s = shared.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let s = s.clone();
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    *s.connections.lock().unwrap() += 1;
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+                    match config {
+                        Some(cfg) => {
+                            let conn = match rustls::ServerConnection::new(cfg) {
+                                Ok(c) => c,
+                                Err(_) => return,
+                            };
+                            let mut tls = rustls::StreamOwned::new(conn, stream);
+                            serve(&mut tls, &s);
+                        }
+                        None => {
+                            let mut stream = stream;
+                            serve(&mut stream, &s);
+                        }
+                    }
+                });
+            }
+        });
+        StubServer {
+            port,
+            tls: ca_pem.is_some(),
+            shared,
+            ca_pem,
+            _dir: dir,
+        }
+    }
+
+    /// The update URL on this server.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/dns/update.php", self.port)
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The test CA's PEM file (HTTPS servers only).
+    pub fn ca_pem_path(&self) -> PathBuf {
+        self.ca_pem.clone().expect("a TLS server")
+    }
+
+    /// Answer every following request with `status` and `body`.
+    pub fn set_reply(&self, status: u16, body: &str) {
+        self.set_behaviour(Behaviour::Reply(status, body.to_string()));
+    }
+
+    /// Change what the server does.
+    pub fn set_behaviour(&self, b: Behaviour) {
+        *self.shared.behaviour.lock().unwrap() = b;
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// How many TCP connections were accepted.
+    pub fn connections(&self) -> usize {
+        *self.shared.connections.lock().unwrap()
+    }
+}
+
+fn serve<S: Read + Write>(stream: &mut S, shared: &Shared) {
+    let behaviour = shared.behaviour.lock().unwrap().clone();
+    if let Behaviour::CloseAtOnce = behaviour {
+        return;
+    }
+    let mut reader = BufReader::new(&mut *stream);
+    let mut raw = String::new();
+    loop {
+        let mut line = String::new();
+        match reader.by_ref().take(70_000).read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        raw.push_str(&line);
+        if line == "\r\n" || line == "\n" || raw.len() > 65_536 {
+            break;
+        }
+    }
+    drop(reader);
+    let mut lines = raw.lines();
+    let request_line = lines.next().unwrap_or("");
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    shared.requests.lock().unwrap().push(Recorded {
+        raw: raw.clone(),
+        method,
+        target,
+        headers,
+    });
+    let respond = |stream: &mut S, status: u16, extra: &[String], body: &[u8]| {
+        let mut head = format!(
+            "HTTP/1.1 {status} Stub\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        for h in extra {
+            head.push_str(h);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body);
+        let _ = stream.flush();
+    };
+    match behaviour {
+        Behaviour::Reply(status, body) => respond(stream, status, &[], body.as_bytes()),
+        Behaviour::ReplyWithHeaders(status, extra, body) => {
+            respond(stream, status, &extra, body.as_bytes())
+        }
+        Behaviour::Hang => std::thread::sleep(Duration::from_secs(30)),
+        Behaviour::CloseAfterRequest | Behaviour::CloseAtOnce => {}
+        Behaviour::BigBody(n) => respond(stream, 200, &[], &vec![b'x'; n]),
+        Behaviour::Delay(d) => {
+            std::thread::sleep(d);
+            respond(stream, 200, &[], b"800 OK");
+        }
+    }
+}
+
+/// Certificate quirks for TLS servers.
+#[derive(Clone, Debug, Default)]
+pub struct TlsOptions {
+    /// Names on the leaf certificate (default: localhost and 127.0.0.1).
+    pub names: Option<Vec<String>>,
+    /// Make the leaf certificate expired.
+    pub expired: bool,
+}
+
+fn tls_config(options: &TlsOptions) -> (Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "mtgsy-ddns test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let names = options
+        .names
+        .clone()
+        .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into()]);
+    let mut leaf_params = CertificateParams::new(names).unwrap();
+    if options.expired {
+        leaf_params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        leaf_params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    (Arc::new(config), ca.pem())
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new empty directory under the system temp dir.
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path =
+            std::env::temp_dir().join(format!("mtgsy-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mtgsy-ddns")
+}
+
+/// A command for the binary with a clean environment (no proxies, no
+/// inherited MTGSY_* variables).
+pub fn cmd() -> Command {
+    let mut c = Command::new(bin());
+    c.env_clear();
+    c.env("PATH", std::env::var("PATH").unwrap_or_default());
+    c.stdin(Stdio::null());
+    c
+}
+
+/// Runs a command to completion with a 60 s limit.
+pub fn run(mut c: Command) -> Output {
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = c.spawn().expect("spawn the binary");
+    let start = Instant::now();
+    let out = child.wait_with_output().expect("wait for the binary");
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "the binary ran for over 60 s"
+    );
+    out
+}
+
+/// The exit code, stdout and stderr of a run, as text.
+pub fn texts(out: &Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
