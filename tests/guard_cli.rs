@@ -1,0 +1,360 @@
+//! The rate guard as a user meets it: runs of the real binary against a
+//! loopback stand-in, with the clock set by MTGSY_DDNS_NOW.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const T0: i64 = 1_800_000_000;
+
+/// One client setup: a server, a state directory and a password.
+struct Client {
+    server: StubServer,
+    dir: TempDir,
+}
+
+impl Client {
+    fn new(tag: &str) -> Client {
+        Client {
+            server: StubServer::plain(),
+            dir: TempDir::new(tag),
+        }
+    }
+
+    fn state(&self) -> std::path::PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    /// Runs `update --json` at time `now` for address `ip`.
+    fn run_at(&self, now: i64, ip: &str, extra: &[&str]) -> (i32, Value, String) {
+        self.run_with("pw-one", now, ip, extra)
+    }
+
+    fn run_with(&self, password: &str, now: i64, ip: &str, extra: &[&str]) -> (i32, Value, String) {
+        let mut c = cmd();
+        c.args(["update", "--username", "user@example.com", "--allow-http", "--json", "--ip", ip])
+            .arg("--server")
+            .arg(self.server.url())
+            .arg("--state")
+            .arg(self.state())
+            .args(extra)
+            .env("MTGSY_PASSWORD", password)
+            .env("MTGSY_DDNS_NOW", now.to_string());
+        let (code, out, err) = texts(&run(c));
+        let json = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("stdout {out:?} is not JSON ({e}); stderr {err}"));
+        (code, json, err)
+    }
+
+    fn sent(&self) -> usize {
+        self.server.requests().len()
+    }
+
+    fn state_json(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.state()).unwrap()).unwrap()
+    }
+}
+
+#[test]
+fn unchanged_address_is_never_resent_inside_force_interval() {
+    let c = Client::new("unchanged");
+    let (code, j, _) = c.run_at(T0, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+    for dt in [1, 599, 600, 601, 3600, 86_400, 72 * 3600 - 1] {
+        let (code, j, err) = c.run_at(T0 + dt, "1.2.3.4", &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(j["outcome"], "unchanged", "dt={dt}");
+        assert_eq!(j["sent"], false);
+    }
+    assert_eq!(c.sent(), 1);
+    // The force interval (72 h by default) refreshes it once.
+    let (code, j, _) = c.run_at(T0 + 72 * 3600, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+    assert_eq!(c.sent(), 2);
+}
+
+#[test]
+fn changed_address_waits_for_the_floor() {
+    let c = Client::new("floor");
+    c.run_at(T0, "1.2.3.4", &[]);
+    let (code, j, _) = c.run_at(T0 + 100, "5.6.7.8", &[]);
+    assert_eq!(code, 3);
+    assert_eq!(j["outcome"], "deferred");
+    assert_eq!(j["retry_after_s"], 500);
+    assert_eq!(c.sent(), 1, "nothing sent inside the floor");
+    let (code, j, _) = c.run_at(T0 + 599, "5.6.7.8", &[]);
+    assert_eq!((code, j["retry_after_s"].as_i64()), (3, Some(1)));
+    let (code, j, _) = c.run_at(T0 + 600, "5.6.7.8", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+    assert_eq!(c.sent(), 2);
+    assert_eq!(c.server.requests()[1].query("ip").unwrap(), "5.6.7.8");
+}
+
+#[test]
+fn force_never_beats_the_floor() {
+    let c = Client::new("force");
+    c.run_at(T0, "1.2.3.4", &[]);
+    for dt in [0, 1, 300, 599] {
+        let (code, j, _) = c.run_at(T0 + dt, "1.2.3.4", &["--force"]);
+        assert_eq!(code, 3, "dt={dt}");
+        assert_eq!(j["retry_after_s"], 600 - dt);
+    }
+    assert_eq!(c.sent(), 1);
+    let (code, j, _) = c.run_at(T0 + 600, "1.2.3.4", &["--force"]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+    assert_eq!(c.sent(), 2);
+}
+
+#[test]
+fn unreachable_server_backs_off_60s_doubling() {
+    let c = Client::new("backoff");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = format!("http://127.0.0.1:{port}/dns/update.php");
+    let run = |now: i64| {
+        let mut cmd = cmd();
+        cmd.args(["update", "--username", "user@example.com", "--allow-http", "--json", "--ip", "1.2.3.4"])
+            .args(["--server", &dead])
+            .arg("--state")
+            .arg(c.state())
+            .env("MTGSY_PASSWORD", "pw")
+            .env("MTGSY_DDNS_NOW", now.to_string());
+        let (code, out, _) = texts(&run(cmd));
+        (code, serde_json::from_str::<Value>(out.trim()).unwrap())
+    };
+    let (code, j) = run(T0);
+    assert_eq!((code, j["retry_after_s"].as_i64()), (4, Some(60)));
+    let (code, j) = run(T0 + 30);
+    assert_eq!((code, j["outcome"].as_str(), j["retry_after_s"].as_i64()), (3, Some("deferred"), Some(30)));
+    let (code, j) = run(T0 + 60);
+    assert_eq!((code, j["retry_after_s"].as_i64()), (4, Some(120)));
+    let (code, j) = run(T0 + 180);
+    assert_eq!((code, j["retry_after_s"].as_i64()), (4, Some(240)));
+    let state = c.state_json();
+    assert_eq!(state["records"][0]["failures"], 3);
+    assert!(state["records"][0]["last_attempt_at"].is_null(), "nothing reached a server");
+}
+
+#[test]
+fn server_error_counts_toward_floor_and_backs_off() {
+    let c = Client::new("5xx");
+    c.server.set_reply(503, "busy");
+    let (code, j, _) = c.run_at(T0, "1.2.3.4", &[]);
+    assert_eq!((code, j["http_status"].as_i64()), (4, Some(503)));
+    assert_eq!(j["retry_after_s"], 600);
+    c.server.set_reply(200, "800 OK");
+    let (code, _, _) = c.run_at(T0 + 599, "1.2.3.4", &[]);
+    assert_eq!(code, 3);
+    let (code, j, _) = c.run_at(T0 + 600, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+    assert_eq!(c.sent(), 2);
+}
+
+#[test]
+fn rejected_login_is_not_retried_for_a_day_unless_it_changes() {
+    let c = Client::new("rejected");
+    c.server.set_reply(200, "300 Invalid login");
+    let (code, j, err) = c.run_at(T0, "1.2.3.4", &[]);
+    assert_eq!(code, 5, "{err}");
+    assert_eq!(j["outcome"], "rejected");
+    assert!(err.contains("rejected"), "{err}");
+    c.server.set_reply(200, "800 OK");
+    // Same password, same address: held for 24 h, force or not.
+    for (dt, force) in [(600, false), (3600, true), (86_399, false)] {
+        let extra: &[&str] = if force { &["--force"] } else { &[] };
+        let (code, j, _) = c.run_at(T0 + dt, "1.2.3.4", extra);
+        assert_eq!(code, 3, "dt={dt}");
+        assert_eq!(j["retry_after_s"], 86_400 - dt);
+    }
+    assert_eq!(c.sent(), 1);
+    // A new password may try after the floor.
+    let (code, j, _) = c.run_with("pw-two", T0 + 700, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+    assert_eq!(c.sent(), 2);
+    assert_eq!(c.server.requests()[1].query("pass").unwrap(), "pw-two");
+}
+
+#[test]
+fn blocked_sends_nothing_for_a_day_and_says_so_every_run() {
+    let c = Client::new("blocked");
+    c.server.set_reply(200, "Client blocked for abuse");
+    let (code, j, err) = c.run_at(T0, "1.2.3.4", &[]);
+    assert_eq!(code, 6);
+    assert_eq!(j["outcome"], "blocked");
+    assert!(err.contains("BLOCKED"), "{err}");
+    c.server.set_reply(200, "800 OK");
+    for (dt, ip) in [(600, "1.2.3.4"), (7200, "5.6.7.8"), (86_399, "9.9.9.9")] {
+        let (code, j, err) = c.run_at(T0 + dt, ip, &["--force"]);
+        assert_eq!(code, 6, "dt={dt}");
+        assert_eq!(j["retry_after_s"], 86_400 - dt);
+        assert!(err.contains("BLOCKED"), "every run says so: {err}");
+    }
+    assert_eq!(c.sent(), 1);
+    let (code, _, _) = c.run_at(T0 + 86_400, "5.6.7.8", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(c.sent(), 2);
+}
+
+#[test]
+fn clock_behind_the_state_sends_nothing() {
+    let c = Client::new("clock");
+    c.run_at(T0, "1.2.3.4", &[]);
+    // A router without RTC boots in 1970 until NTP syncs.
+    for now in [0, 86_400, T0 - 1] {
+        let (code, j, err) = c.run_at(now, "5.6.7.8", &["--force"]);
+        assert_eq!(code, 3);
+        assert_eq!(j["outcome"], "deferred");
+        let msg = j["message"].as_str().unwrap();
+        assert!(msg.contains("clock"), "{msg}");
+        assert!(!err.is_empty() || msg.contains("NTP"));
+    }
+    assert_eq!(c.sent(), 1);
+}
+
+#[test]
+fn unconfirmed_reply_is_recorded_and_not_resent() {
+    let c = Client::new("unconfirmed");
+    c.server.set_reply(200, "<html>Thanks!</html>");
+    let (code, j, _) = c.run_at(T0, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("unconfirmed")));
+    assert_eq!(j["reply"], "<html>Thanks!</html>");
+    let (code, j, _) = c.run_at(T0 + 700, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("unchanged")));
+    assert_eq!(c.sent(), 1);
+}
+
+#[test]
+fn twenty_concurrent_runs_send_one_request() {
+    let c = Client::new("concurrent");
+    c.server.set_behaviour(Behaviour::Delay(std::time::Duration::from_millis(300)));
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            let mut cmd = cmd();
+            cmd.args(["update", "--username", "user@example.com", "--allow-http", "--json", "--ip", "1.2.3.4"])
+                .arg("--server")
+                .arg(c.server.url())
+                .arg("--state")
+                .arg(c.state())
+                .env("MTGSY_PASSWORD", "pw")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        outcomes.push(j["outcome"].as_str().unwrap().to_string());
+    }
+    assert_eq!(c.sent(), 1, "exactly one request");
+    assert_eq!(outcomes.iter().filter(|o| *o == "updated").count(), 1);
+    assert_eq!(outcomes.iter().filter(|o| *o == "unchanged").count(), 19);
+}
+
+#[test]
+fn corrupt_state_is_moved_aside_and_run_goes_on() {
+    let c = Client::new("corrupt");
+    std::fs::write(c.state(), "{\"version\":1,\"records\":[{\"ser").unwrap();
+    let (code, j, err) = c.run_at(T0, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+    assert!(err.contains("corrupt"), "{err}");
+    let aside = c.dir.path().join("state.json.corrupt");
+    assert_eq!(std::fs::read_to_string(aside).unwrap(), "{\"version\":1,\"records\":[{\"ser");
+    assert_eq!(c.state_json()["records"][0]["registered_ip"], "1.2.3.4");
+}
+
+#[test]
+fn state_file_is_0600_and_holds_no_password() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Client::new("perm");
+    c.server.set_reply(200, "800 OK pw-one echoed");
+    c.run_at(T0, "1.2.3.4", &[]);
+    let meta = std::fs::metadata(c.state()).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(c.state()).unwrap();
+    assert!(!text.contains("pw-one") && !text.contains("pw%2Done"), "{text}");
+    assert!(text.contains("800 OK *** echoed"), "{text}");
+}
+
+#[test]
+fn killed_mid_request_the_attempt_still_counts() {
+    let c = Client::new("crash");
+    c.server.set_behaviour(Behaviour::Hang);
+    let mut cmd = cmd();
+    cmd.args(["update", "--username", "user@example.com", "--allow-http", "--ip", "1.2.3.4"])
+        .arg("--server")
+        .arg(c.server.url())
+        .arg("--state")
+        .arg(c.state())
+        .env("MTGSY_PASSWORD", "pw")
+        .env("MTGSY_DDNS_NOW", T0.to_string());
+    let mut child = cmd.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while c.sent() == 0 {
+        assert!(start.elapsed().as_secs() < 10, "no request arrived");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let state = c.state_json();
+    assert_eq!(state["records"][0]["last_result"], "pending");
+    assert_eq!(state["records"][0]["last_attempt_at"], T0);
+    c.server.set_reply(200, "800 OK");
+    let (code, j, _) = c.run_at(T0 + 300, "1.2.3.4", &[]);
+    assert_eq!((code, j["retry_after_s"].as_i64()), (3, Some(300)), "the killed attempt counts");
+    let (code, j, _) = c.run_at(T0 + 600, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "outcome unknown: retried after the floor");
+    assert_eq!(c.sent(), 2);
+}
+
+#[test]
+fn unwritable_state_refuses_to_send() {
+    let c = Client::new("readonly");
+    let dir = c.dir.path().join("ro");
+    std::fs::create_dir(&dir).unwrap();
+    // A regular file where the directory should be: cannot create the lock
+    // file even as root.
+    let blocker = dir.join("state");
+    std::fs::write(&blocker, "").unwrap();
+    let mut cmd = cmd();
+    cmd.args(["update", "--username", "user@example.com", "--allow-http", "--ip", "1.2.3.4"])
+        .arg("--server")
+        .arg(c.server.url())
+        .arg("--state")
+        .arg(blocker.join("state.json"))
+        .env("MTGSY_PASSWORD", "pw");
+    let (code, _, err) = texts(&run(cmd));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nothing was sent"), "{err}");
+    assert_eq!(c.server.connections(), 0);
+}
+
+#[test]
+fn lookup_host_match_counts_as_registered_without_state() {
+    let c = Client::new("lookup");
+    let (code, j, _) = c.run_at(T0, "127.0.0.1", &["--lookup-host", "localhost", "--allow-private"]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("unchanged")));
+    assert_eq!(c.sent(), 0);
+    assert!(!c.state().exists(), "nothing attempted, nothing written");
+    let (code, j, _) = c.run_at(T0, "1.2.3.4", &["--lookup-host", "localhost"]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+}
+
+#[test]
+fn separate_users_have_separate_guards() {
+    let c = Client::new("users");
+    c.run_at(T0, "1.2.3.4", &[]);
+    let mut cmd = cmd();
+    cmd.args(["update", "--username", "home.example.com", "--allow-http", "--json", "--ip", "1.2.3.4"])
+        .arg("--server")
+        .arg(c.server.url())
+        .arg("--state")
+        .arg(c.state())
+        .env("MTGSY_PASSWORD", "pw")
+        .env("MTGSY_DDNS_NOW", (T0 + 1).to_string());
+    let (code, _, err) = texts(&run(cmd));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(c.sent(), 2);
+    assert_eq!(c.state_json()["records"].as_array().unwrap().len(), 2);
+}
