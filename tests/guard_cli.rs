@@ -33,16 +33,25 @@ impl Client {
 
     fn run_with(&self, password: &str, now: i64, ip: &str, extra: &[&str]) -> (i32, Value, String) {
         let mut c = cmd();
-        c.args(["update", "--username", "user@example.com", "--allow-http", "--json", "--ip", ip])
-            .arg("--server")
-            .arg(self.server.url())
-            .arg("--state")
-            .arg(self.state())
-            .args(extra)
-            .env("MTGSY_PASSWORD", password)
-            .env("MTGSY_DDNS_NOW", now.to_string());
+        c.args([
+            "update",
+            "--username",
+            "user@example.com",
+            "--allow-http",
+            "--json",
+            "--ip",
+            ip,
+        ])
+        .arg("--server")
+        .arg(self.server.url())
+        .arg("--state")
+        .arg(self.state())
+        .args(extra)
+        .env("MTGSY_PASSWORD", password)
+        .env("MTGSY_DDNS_NOW", now.to_string());
         let (code, out, err) = texts(&run(c));
-        let json = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("stdout {out:?} is not JSON ({e}); stderr {err}"));
+        let json = serde_json::from_str(out.trim())
+            .unwrap_or_else(|e| panic!("stdout {out:?} is not JSON ({e}); stderr {err}"));
         (code, json, err)
     }
 
@@ -108,30 +117,48 @@ fn force_never_beats_the_floor() {
 #[test]
 fn unreachable_server_backs_off_60s_doubling() {
     let c = Client::new("backoff");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dead = format!("http://127.0.0.1:{port}/dns/update.php");
     let run = |now: i64| {
         let mut cmd = cmd();
-        cmd.args(["update", "--username", "user@example.com", "--allow-http", "--json", "--ip", "1.2.3.4"])
-            .args(["--server", &dead])
-            .arg("--state")
-            .arg(c.state())
-            .env("MTGSY_PASSWORD", "pw")
-            .env("MTGSY_DDNS_NOW", now.to_string());
+        cmd.args([
+            "update",
+            "--username",
+            "user@example.com",
+            "--allow-http",
+            "--json",
+            "--ip",
+            "1.2.3.4",
+        ])
+        .args(["--server", &dead])
+        .arg("--state")
+        .arg(c.state())
+        .env("MTGSY_PASSWORD", "pw")
+        .env("MTGSY_DDNS_NOW", now.to_string());
         let (code, out, _) = texts(&run(cmd));
         (code, serde_json::from_str::<Value>(out.trim()).unwrap())
     };
     let (code, j) = run(T0);
     assert_eq!((code, j["retry_after_s"].as_i64()), (4, Some(60)));
     let (code, j) = run(T0 + 30);
-    assert_eq!((code, j["outcome"].as_str(), j["retry_after_s"].as_i64()), (3, Some("deferred"), Some(30)));
+    assert_eq!(
+        (code, j["outcome"].as_str(), j["retry_after_s"].as_i64()),
+        (3, Some("deferred"), Some(30))
+    );
     let (code, j) = run(T0 + 60);
     assert_eq!((code, j["retry_after_s"].as_i64()), (4, Some(120)));
     let (code, j) = run(T0 + 180);
     assert_eq!((code, j["retry_after_s"].as_i64()), (4, Some(240)));
     let state = c.state_json();
     assert_eq!(state["records"][0]["failures"], 3);
-    assert!(state["records"][0]["last_attempt_at"].is_null(), "nothing reached a server");
+    assert!(
+        state["records"][0]["last_attempt_at"].is_null(),
+        "nothing reached a server"
+    );
 }
 
 #[test]
@@ -225,25 +252,39 @@ fn unconfirmed_reply_is_recorded_and_not_resent() {
 #[test]
 fn twenty_concurrent_runs_send_one_request() {
     let c = Client::new("concurrent");
-    c.server.set_behaviour(Behaviour::Delay(std::time::Duration::from_millis(300)));
+    c.server
+        .set_behaviour(Behaviour::Delay(std::time::Duration::from_millis(300)));
     let children: Vec<_> = (0..20)
         .map(|_| {
             let mut cmd = cmd();
-            cmd.args(["update", "--username", "user@example.com", "--allow-http", "--json", "--ip", "1.2.3.4"])
-                .arg("--server")
-                .arg(c.server.url())
-                .arg("--state")
-                .arg(c.state())
-                .env("MTGSY_PASSWORD", "pw")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
+            cmd.args([
+                "update",
+                "--username",
+                "user@example.com",
+                "--allow-http",
+                "--json",
+                "--ip",
+                "1.2.3.4",
+            ])
+            .arg("--server")
+            .arg(c.server.url())
+            .arg("--state")
+            .arg(c.state())
+            .env("MTGSY_PASSWORD", "pw")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
             cmd.spawn().unwrap()
         })
         .collect();
     let mut outcomes = Vec::new();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let j: Value = serde_json::from_slice(&out.stdout).unwrap();
         outcomes.push(j["outcome"].as_str().unwrap().to_string());
     }
@@ -260,7 +301,10 @@ fn corrupt_state_is_moved_aside_and_run_goes_on() {
     assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
     assert!(err.contains("corrupt"), "{err}");
     let aside = c.dir.path().join("state.json.corrupt");
-    assert_eq!(std::fs::read_to_string(aside).unwrap(), "{\"version\":1,\"records\":[{\"ser");
+    assert_eq!(
+        std::fs::read_to_string(aside).unwrap(),
+        "{\"version\":1,\"records\":[{\"ser"
+    );
     assert_eq!(c.state_json()["records"][0]["registered_ip"], "1.2.3.4");
 }
 
@@ -273,7 +317,10 @@ fn state_file_is_0600_and_holds_no_password() {
     let meta = std::fs::metadata(c.state()).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     let text = std::fs::read_to_string(c.state()).unwrap();
-    assert!(!text.contains("pw-one") && !text.contains("pw%2Done"), "{text}");
+    assert!(
+        !text.contains("pw-one") && !text.contains("pw%2Done"),
+        "{text}"
+    );
     assert!(text.contains("800 OK *** echoed"), "{text}");
 }
 
@@ -282,13 +329,20 @@ fn killed_mid_request_the_attempt_still_counts() {
     let c = Client::new("crash");
     c.server.set_behaviour(Behaviour::Hang);
     let mut cmd = cmd();
-    cmd.args(["update", "--username", "user@example.com", "--allow-http", "--ip", "1.2.3.4"])
-        .arg("--server")
-        .arg(c.server.url())
-        .arg("--state")
-        .arg(c.state())
-        .env("MTGSY_PASSWORD", "pw")
-        .env("MTGSY_DDNS_NOW", T0.to_string());
+    cmd.args([
+        "update",
+        "--username",
+        "user@example.com",
+        "--allow-http",
+        "--ip",
+        "1.2.3.4",
+    ])
+    .arg("--server")
+    .arg(c.server.url())
+    .arg("--state")
+    .arg(c.state())
+    .env("MTGSY_PASSWORD", "pw")
+    .env("MTGSY_DDNS_NOW", T0.to_string());
     let mut child = cmd.spawn().unwrap();
     let start = std::time::Instant::now();
     while c.sent() == 0 {
@@ -302,9 +356,17 @@ fn killed_mid_request_the_attempt_still_counts() {
     assert_eq!(state["records"][0]["last_attempt_at"], T0);
     c.server.set_reply(200, "800 OK");
     let (code, j, _) = c.run_at(T0 + 300, "1.2.3.4", &[]);
-    assert_eq!((code, j["retry_after_s"].as_i64()), (3, Some(300)), "the killed attempt counts");
+    assert_eq!(
+        (code, j["retry_after_s"].as_i64()),
+        (3, Some(300)),
+        "the killed attempt counts"
+    );
     let (code, j, _) = c.run_at(T0 + 600, "1.2.3.4", &[]);
-    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "outcome unknown: retried after the floor");
+    assert_eq!(
+        (code, j["outcome"].as_str()),
+        (0, Some("updated")),
+        "outcome unknown: retried after the floor"
+    );
     assert_eq!(c.sent(), 2);
 }
 
@@ -318,12 +380,19 @@ fn unwritable_state_refuses_to_send() {
     let blocker = dir.join("state");
     std::fs::write(&blocker, "").unwrap();
     let mut cmd = cmd();
-    cmd.args(["update", "--username", "user@example.com", "--allow-http", "--ip", "1.2.3.4"])
-        .arg("--server")
-        .arg(c.server.url())
-        .arg("--state")
-        .arg(blocker.join("state.json"))
-        .env("MTGSY_PASSWORD", "pw");
+    cmd.args([
+        "update",
+        "--username",
+        "user@example.com",
+        "--allow-http",
+        "--ip",
+        "1.2.3.4",
+    ])
+    .arg("--server")
+    .arg(c.server.url())
+    .arg("--state")
+    .arg(blocker.join("state.json"))
+    .env("MTGSY_PASSWORD", "pw");
     let (code, _, err) = texts(&run(cmd));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("nothing was sent"), "{err}");
@@ -333,7 +402,11 @@ fn unwritable_state_refuses_to_send() {
 #[test]
 fn lookup_host_match_counts_as_registered_without_state() {
     let c = Client::new("lookup");
-    let (code, j, _) = c.run_at(T0, "127.0.0.1", &["--lookup-host", "localhost", "--allow-private"]);
+    let (code, j, _) = c.run_at(
+        T0,
+        "127.0.0.1",
+        &["--lookup-host", "localhost", "--allow-private"],
+    );
     assert_eq!((code, j["outcome"].as_str()), (0, Some("unchanged")));
     assert_eq!(c.sent(), 0);
     assert!(!c.state().exists(), "nothing attempted, nothing written");
@@ -346,13 +419,21 @@ fn separate_users_have_separate_guards() {
     let c = Client::new("users");
     c.run_at(T0, "1.2.3.4", &[]);
     let mut cmd = cmd();
-    cmd.args(["update", "--username", "home.example.com", "--allow-http", "--json", "--ip", "1.2.3.4"])
-        .arg("--server")
-        .arg(c.server.url())
-        .arg("--state")
-        .arg(c.state())
-        .env("MTGSY_PASSWORD", "pw")
-        .env("MTGSY_DDNS_NOW", (T0 + 1).to_string());
+    cmd.args([
+        "update",
+        "--username",
+        "home.example.com",
+        "--allow-http",
+        "--json",
+        "--ip",
+        "1.2.3.4",
+    ])
+    .arg("--server")
+    .arg(c.server.url())
+    .arg("--state")
+    .arg(c.state())
+    .env("MTGSY_PASSWORD", "pw")
+    .env("MTGSY_DDNS_NOW", (T0 + 1).to_string());
     let (code, _, err) = texts(&run(cmd));
     assert_eq!(code, 0, "{err}");
     assert_eq!(c.sent(), 2);

@@ -63,26 +63,52 @@ fn every_option_reaches_the_wire_in_order() {
         &server,
         &state,
         &[
-            "--hb", "1", "--stealth", "0", "--port", "8080",
-            "--offline-url", "http://away.example.com/x?y=1",
-            "--offline-text", "Back soon & see you",
-            "--mx", "mail.example.com.",
+            "--hb",
+            "1",
+            "--stealth",
+            "0",
+            "--port",
+            "8080",
+            "--offline-url",
+            "http://away.example.com/x?y=1",
+            "--offline-text",
+            "Back soon & see you",
+            "--mx",
+            "mail.example.com.",
         ],
     );
     assert_eq!(code, 0, "{out}{err}");
     let r = &server.requests()[0];
     assert_eq!(
         r.query_names(),
-        ["email", "pass", "hb", "ip", "stealth", "port", "offlineurl", "offlinetext", "mx"]
+        [
+            "email",
+            "pass",
+            "hb",
+            "ip",
+            "stealth",
+            "port",
+            "offlineurl",
+            "offlinetext",
+            "mx"
+        ]
     );
     assert_eq!(r.query("hb").unwrap(), "1");
     assert_eq!(r.query("stealth").unwrap(), "0");
     assert_eq!(r.query("port").unwrap(), "8080");
-    assert_eq!(r.query("offlineurl").unwrap(), "http://away.example.com/x?y=1");
+    assert_eq!(
+        r.query("offlineurl").unwrap(),
+        "http://away.example.com/x?y=1"
+    );
     assert_eq!(r.query("offlinetext").unwrap(), "Back soon & see you");
     assert_eq!(r.query("mx").unwrap(), "mail.example.com.");
     assert_eq!(r.query("pass").unwrap(), "s3cret&pass word");
-    assert!(r.target.contains("&offlinetext=Back%20soon%20%26%20see%20you&"), "{}", r.target);
+    assert!(
+        r.target
+            .contains("&offlinetext=Back%20soon%20%26%20see%20you&"),
+        "{}",
+        r.target
+    );
 }
 
 #[test]
@@ -90,14 +116,21 @@ fn https_update_verifies_against_the_given_ca() {
     let server = StubServer::tls();
     let state = TempDir::new("wire-tls");
     let mut c = cmd();
-    c.args(["update", "--username", "user@example.com", "--ip", "1.2.3.4", "--json"])
-        .arg("--server")
-        .arg(server.url())
-        .arg("--ca-file")
-        .arg(server.ca_pem_path())
-        .arg("--state")
-        .arg(state.path().join("state.json"))
-        .env("MTGSY_PASSWORD", "pw");
+    c.args([
+        "update",
+        "--username",
+        "user@example.com",
+        "--ip",
+        "1.2.3.4",
+        "--json",
+    ])
+    .arg("--server")
+    .arg(server.url())
+    .arg("--ca-file")
+    .arg(server.ca_pem_path())
+    .arg("--state")
+    .arg(state.path().join("state.json"))
+    .env("MTGSY_PASSWORD", "pw");
     let (code, out, err) = texts(&run(c));
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains("clear text"), "{err}");
@@ -113,16 +146,26 @@ fn https_with_unknown_ca_sends_nothing_and_backs_off() {
     let state = TempDir::new("wire-badca");
     let mut c = cmd();
     // The built-in web PKI roots do not know the test CA.
-    c.args(["update", "--username", "user@example.com", "--ip", "1.2.3.4", "--json"])
-        .arg("--server")
-        .arg(server.url())
-        .arg("--state")
-        .arg(state.path().join("state.json"))
-        .env("MTGSY_PASSWORD", "pw")
-        .env("MTGSY_DDNS_NOW", "1800000000");
+    c.args([
+        "update",
+        "--username",
+        "user@example.com",
+        "--ip",
+        "1.2.3.4",
+        "--json",
+    ])
+    .arg("--server")
+    .arg(server.url())
+    .arg("--state")
+    .arg(state.path().join("state.json"))
+    .env("MTGSY_PASSWORD", "pw")
+    .env("MTGSY_DDNS_NOW", "1800000000");
     let (code, out, err) = texts(&run(c));
     assert_eq!(code, 4, "{out}{err}");
-    assert!(server.requests().is_empty(), "no request may pass a failed handshake");
+    assert!(
+        server.requests().is_empty(),
+        "no request may pass a failed handshake"
+    );
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(json["outcome"], "failed");
     assert_eq!(json["sent"], false);
@@ -135,15 +178,24 @@ fn plain_http_is_refused_without_opt_in() {
     let server = StubServer::plain();
     let state = TempDir::new("wire-nohttp");
     let mut c = cmd();
-    c.args(["update", "--username", "user@example.com", "--ip", "1.2.3.4"])
-        .arg("--server")
-        .arg(server.url())
-        .arg("--state")
-        .arg(state.path().join("state.json"))
-        .env("MTGSY_PASSWORD", "pw");
+    c.args([
+        "update",
+        "--username",
+        "user@example.com",
+        "--ip",
+        "1.2.3.4",
+    ])
+    .arg("--server")
+    .arg(server.url())
+    .arg("--state")
+    .arg(state.path().join("state.json"))
+    .env("MTGSY_PASSWORD", "pw");
     let (code, _, err) = texts(&run(c));
     assert_eq!(code, 2);
-    assert!(err.contains("server") && err.contains("--allow-http"), "{err}");
+    assert!(
+        err.contains("server") && err.contains("--allow-http"),
+        "{err}"
+    );
     assert_eq!(server.connections(), 0);
     assert!(!state.path().join("state.json").exists());
 }
@@ -153,7 +205,10 @@ fn redirect_is_not_followed_and_counts_as_failure() {
     let server = StubServer::plain();
     server.set_behaviour(Behaviour::ReplyWithHeaders(
         302,
-        vec![format!("Location: http://127.0.0.1:{}/elsewhere", server.port())],
+        vec![format!(
+            "Location: http://127.0.0.1:{}/elsewhere",
+            server.port()
+        )],
         String::new(),
     ));
     let state = TempDir::new("wire-redirect");
@@ -163,7 +218,10 @@ fn redirect_is_not_followed_and_counts_as_failure() {
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(json["http_status"], 302);
     assert_eq!(json["sent"], true);
-    assert_eq!(json["retry_after_s"], 600, "a reply counts toward the floor: {json}");
+    assert_eq!(
+        json["retry_after_s"], 600,
+        "a reply counts toward the floor: {json}"
+    );
 }
 
 #[test]
@@ -172,12 +230,20 @@ fn reply_body_is_read_up_to_64_kib() {
     server.set_behaviour(Behaviour::BigBody(4 << 20));
     let state = TempDir::new("wire-big");
     let mut c = cmd();
-    c.args(["update", "--username", "user@example.com", "--ip", "1.2.3.4", "--allow-http", "--json"])
-        .arg("--server")
-        .arg(server.url())
-        .arg("--state")
-        .arg(state.path().join("state.json"))
-        .env("MTGSY_PASSWORD", "pw");
+    c.args([
+        "update",
+        "--username",
+        "user@example.com",
+        "--ip",
+        "1.2.3.4",
+        "--allow-http",
+        "--json",
+    ])
+    .arg("--server")
+    .arg(server.url())
+    .arg("--state")
+    .arg(state.path().join("state.json"))
+    .env("MTGSY_PASSWORD", "pw");
     let out = run_with_rss(c);
     let (code, stdout, err) = texts(&out.0);
     assert_eq!(code, 0, "{stdout}{err}");
@@ -196,7 +262,11 @@ fn run_with_rss(c: std::process::Command) -> (std::process::Output, u64) {
         "/usr/bin/time is missing: apt-get install time"
     );
     let mut timed = std::process::Command::new("/usr/bin/time");
-    timed.arg("-f").arg("RSS=%M").arg(c.get_program()).args(c.get_args());
+    timed
+        .arg("-f")
+        .arg("RSS=%M")
+        .arg(c.get_program())
+        .args(c.get_args());
     timed.env_clear();
     for (k, v) in c.get_envs() {
         if let Some(v) = v {
@@ -233,15 +303,27 @@ fn server_that_never_answers_times_out_and_counts_as_sent() {
 #[test]
 fn connection_refused_counts_as_unsent() {
     // Bind then drop a listener to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let state = TempDir::new("wire-refused");
     let mut c = cmd();
-    c.args(["update", "--username", "user@example.com", "--ip", "1.2.3.4", "--allow-http", "--json"])
-        .arg("--server")
-        .arg(format!("http://127.0.0.1:{port}/dns/update.php"))
-        .arg("--state")
-        .arg(state.path().join("state.json"))
-        .env("MTGSY_PASSWORD", "pw");
+    c.args([
+        "update",
+        "--username",
+        "user@example.com",
+        "--ip",
+        "1.2.3.4",
+        "--allow-http",
+        "--json",
+    ])
+    .arg("--server")
+    .arg(format!("http://127.0.0.1:{port}/dns/update.php"))
+    .arg("--state")
+    .arg(state.path().join("state.json"))
+    .env("MTGSY_PASSWORD", "pw");
     let (code, out, err) = texts(&run(c));
     assert_eq!(code, 4, "{out}{err}");
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();

@@ -1,0 +1,503 @@
+//! The command line: bad input is refused with the field named, exit 2 and
+//! nothing sent; the password never shows; config files, password files,
+//! dry runs, JSON and `status` behave as documented.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const PASSWORD: &str = "Zq9-unique-Pa55!";
+
+/// A command against `server` with a valid baseline; `args` come last and
+/// override the baseline.
+fn base(server: &StubServer, state: &TempDir) -> std::process::Command {
+    let mut c = cmd();
+    c.args(["update", "--username", "user@example.com", "--allow-http"])
+        .arg("--server")
+        .arg(server.url())
+        .arg("--state")
+        .arg(state.path().join("state.json"))
+        .env("MTGSY_PASSWORD", PASSWORD);
+    c
+}
+
+fn assert_no_password(texts: &[&str]) {
+    for t in texts {
+        assert!(!t.contains(PASSWORD), "password leaked: {t}");
+        assert!(!t.contains("Pa55%21"), "encoded password leaked: {t}");
+    }
+}
+
+#[test]
+fn every_invalid_field_is_refused_by_name() {
+    let server = StubServer::plain();
+    let state = TempDir::new("invalid");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--ip", "1.2.3"], "ip"),
+        (&["--ip", "192.168.1.1"], "ip"),
+        (&["--ip", "100.64.0.1"], "ip"),
+        (&["--ip", "127.0.0.1"], "ip"),
+        (&["--ip", "224.0.0.1"], "ip"),
+        (
+            &["--ip", "1.2.3.4", "--username", "not an email"],
+            "username",
+        ),
+        (&["--ip", "1.2.3.4", "--username", "user@"], "username"),
+        (&["--ip", "1.2.3.4", "--hb", "2"], "hb"),
+        (&["--ip", "1.2.3.4", "--stealth", "true"], "stealth"),
+        (&["--ip", "1.2.3.4", "--port", "80"], "port"),
+        (&["--ip", "1.2.3.4", "--port", "0"], "port"),
+        (&["--ip", "1.2.3.4", "--port", "70000"], "port"),
+        (
+            &["--ip", "1.2.3.4", "--offline-url", "www.example.com"],
+            "offline_url",
+        ),
+        (
+            &["--ip", "1.2.3.4", "--offline-text", "bell\u{7}"],
+            "offline_text",
+        ),
+        (&["--ip", "1.2.3.4", "--mx", "mail.example.com"], "mx"),
+        (&["--ip", "1.2.3.4", "--timeout", "0"], "timeout"),
+        (
+            &["--ip", "1.2.3.4", "--force-interval", "60"],
+            "force_interval",
+        ),
+        (
+            &["--ip", "1.2.3.4", "--server", "ftp://example.com/"],
+            "server",
+        ),
+        (
+            &["--ip", "1.2.3.4", "--server", "https://u:p@example.com/"],
+            "server",
+        ),
+        (
+            &["--ip", "1.2.3.4", "--ca-file", "/nonexistent/ca.pem"],
+            "ca_file",
+        ),
+        (&["--ip", "1.2.3.4", "--password", "x"], "password"),
+        (&["--ip", "1.2.3.4", "--bogus", "x"], "bogus"),
+        (&["--ip-source", "interface"], "interface"),
+        (&["--ip-source", "carrier-pigeon"], "ip_source"),
+        (&[], "ip"),
+    ];
+    for (args, field) in cases {
+        let mut c = base(&server, &state);
+        c.args(*args);
+        let (code, out, err) = texts(&run(c));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{field}:")),
+            "{args:?}: the message must name {field}: {err}"
+        );
+        assert_no_password(&[&out, &err]);
+    }
+    assert_eq!(server.connections(), 0, "bad input must send nothing");
+    assert!(!state.path().join("state.json").exists());
+}
+
+#[test]
+fn missing_credentials_name_where_to_put_them() {
+    let server = StubServer::plain();
+    let state = TempDir::new("creds");
+    let mut c = base(&server, &state);
+    c.env_remove("MTGSY_PASSWORD").args(["--ip", "1.2.3.4"]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("password:") && err.contains("MTGSY_PASSWORD"),
+        "{err}"
+    );
+    let mut c = cmd();
+    c.args(["update", "--ip", "1.2.3.4"])
+        .env("MTGSY_PASSWORD", "x");
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2);
+    assert!(err.contains("username:"), "{err}");
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn password_file_and_stdin() {
+    let server = StubServer::plain();
+    let state = TempDir::new("pwfile");
+    let file = state.path().join("pw");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+    let mut c = base(&server, &state);
+    c.env_remove("MTGSY_PASSWORD")
+        .args(["--ip", "1.2.3.4", "--password-file"])
+        .arg(&file);
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        server.requests()[0].query("pass").unwrap(),
+        PASSWORD,
+        "one newline stripped"
+    );
+    assert_no_password(&[&out, &err]);
+
+    let mut c = base(&server, &state);
+    c.env_remove("MTGSY_PASSWORD")
+        .args(["--ip", "5.6.7.8", "--password-file", "-", "--dry-run"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from-stdin\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("pass=***") && !text.contains("from-stdin"),
+        "{text}"
+    );
+
+    std::fs::write(&file, "two\nlines\n").unwrap();
+    let mut c = base(&server, &state);
+    c.env_remove("MTGSY_PASSWORD")
+        .args(["--ip", "1.2.3.4", "--password-file"])
+        .arg(&file);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("password_file:") && !err.contains("lines"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_file_keys_and_flag_override() {
+    let server = StubServer::plain();
+    let state = TempDir::new("config");
+    let config = state.path().join("config.json");
+    let json = serde_json::json!({
+        "username": "home.example.com",
+        "password": PASSWORD,
+        "server": server.url(),
+        "allow_http": true,
+        "ip": "1.2.3.4",
+        "hb": 1,
+        "offline_text": "away",
+        "state": state.path().join("state.json"),
+    });
+    std::fs::write(&config, json.to_string()).unwrap();
+    let mut c = cmd();
+    c.args(["update", "--config"])
+        .arg(&config)
+        .args(["--offline-text", "flag wins"]);
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    let r = &server.requests()[0];
+    assert_eq!(r.query("email").unwrap(), "home.example.com");
+    assert_eq!(r.query("hb").unwrap(), "1");
+    assert_eq!(r.query("offlinetext").unwrap(), "flag wins");
+    assert_no_password(&[&out, &err]);
+
+    std::fs::write(
+        &config,
+        r#"{"username": "u@example.com", "port": "eighty"}"#,
+    )
+    .unwrap();
+    let mut c = cmd();
+    c.args(["update", "--config"]).arg(&config);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2);
+    assert!(err.contains("config.json: port:"), "{err}");
+
+    std::fs::write(&config, "not json").unwrap();
+    let mut c = cmd();
+    c.args(["update", "--config"]).arg(&config);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2);
+    assert!(err.contains("config:") && err.contains("JSON"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn dry_run_shows_masked_request_and_sends_nothing() {
+    let server = StubServer::plain();
+    let state = TempDir::new("dry");
+    let mut c = base(&server, &state);
+    c.args(["--ip", "1.2.3.4", "--dry-run", "--json"]);
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(j["outcome"], "dry-run");
+    assert_eq!(j["sent"], false);
+    assert_eq!(
+        j["request"],
+        format!(
+            "{}?email=user%40example.com&pass=***&hb=0&ip=1.2.3.4",
+            server.url()
+        )
+    );
+    assert!(j["message"].as_str().unwrap().contains("would send"));
+    assert_no_password(&[&out, &err]);
+    assert_eq!(server.connections(), 0);
+    assert!(!state.path().join("state.json").exists());
+}
+
+#[test]
+fn json_output_has_the_documented_fields() {
+    let server = StubServer::plain();
+    let state = TempDir::new("json");
+    let mut c = base(&server, &state);
+    c.args(["--ip", "1.2.3.4", "--json"]);
+    let (code, out, _) = texts(&run(c));
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "one JSON object, one line");
+    let j: Value = serde_json::from_str(out.trim()).unwrap();
+    for key in [
+        "outcome",
+        "ip",
+        "http_status",
+        "reply",
+        "retry_after_s",
+        "sent",
+        "message",
+    ] {
+        assert!(j.get(key).is_some(), "missing {key}: {j}");
+    }
+    assert_eq!(j["ip"], "1.2.3.4");
+    assert_eq!(j["reply"], "800 OK");
+    assert_eq!(j["retry_after_s"], Value::Null);
+}
+
+#[test]
+fn password_echoed_by_server_is_masked_everywhere() {
+    let server = StubServer::plain();
+    server.set_reply(
+        200,
+        &format!("300 bad login for pass={PASSWORD} / Zq9-unique-Pa55%21"),
+    );
+    let state = TempDir::new("echo");
+    let mut c = base(&server, &state);
+    c.args(["--ip", "1.2.3.4", "--json", "-vv"]);
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 5);
+    assert_no_password(&[&out, &err]);
+    assert!(out.contains("pass=***"), "{out}");
+    let state_text = std::fs::read_to_string(state.path().join("state.json")).unwrap();
+    assert_no_password(&[&state_text]);
+}
+
+#[test]
+fn status_reports_the_state() {
+    let server = StubServer::plain();
+    let state = TempDir::new("status");
+    let mut c = base(&server, &state);
+    c.args(["--ip", "1.2.3.4"])
+        .env("MTGSY_DDNS_NOW", "1800000000");
+    assert_eq!(run(c).status.code(), Some(0));
+    let status = |extra: &[&str]| {
+        let mut c = cmd();
+        c.args(["status", "--state"])
+            .arg(state.path().join("state.json"))
+            .args(extra)
+            .env("MTGSY_DDNS_NOW", "1800000100");
+        texts(&run(c))
+    };
+    let (code, out, _) = status(&["--json"]);
+    assert_eq!(code, 0);
+    let j: Value = serde_json::from_str(out.trim()).unwrap();
+    let rec = &j["records"][0];
+    assert_eq!(rec["username"], "user@example.com");
+    assert_eq!(rec["server"], "127.0.0.1");
+    assert_eq!(rec["registered_ip"], "1.2.3.4");
+    assert_eq!(rec["last_result"], "updated");
+    assert_eq!(rec["next_allowed_at"], 1_800_000_600i64);
+    let (code, out, _) = status(&[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("registered address: 1.2.3.4"), "{out}");
+    assert!(out.contains("allowed in 500 s"), "{out}");
+    let (code, out, _) = status(&["--registered-ip"]);
+    assert_eq!((code, out.as_str()), (0, "1.2.3.4\n"));
+    let (code, out, _) = status(&["--registered-ip", "--username", "other@example.com"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+}
+
+#[test]
+fn help_and_version() {
+    let mut c = cmd();
+    c.arg("--version");
+    let (code, out, _) = texts(&run(c));
+    assert_eq!(
+        (code, out.trim()),
+        (
+            0,
+            format!("mtgsy-ddns {}", env!("CARGO_PKG_VERSION")).as_str()
+        )
+    );
+    let mut c = cmd();
+    c.arg("--help");
+    let (code, out, _) = texts(&run(c));
+    assert_eq!(code, 0);
+    for word in [
+        "update",
+        "status",
+        "--password-file",
+        "EXIT CODES",
+        "--allow-http",
+    ] {
+        assert!(out.contains(word), "help lacks {word}");
+    }
+    let mut c = cmd();
+    c.arg("frobnicate");
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2);
+    assert!(err.contains("not a command"), "{err}");
+}
+
+#[test]
+fn private_address_allowed_with_opt_in() {
+    let server = StubServer::plain();
+    let state = TempDir::new("private");
+    let mut c = base(&server, &state);
+    c.args(["--ip", "192.168.1.10", "--allow-private"]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.requests()[0].query("ip").unwrap(), "192.168.1.10");
+}
+
+/// A network namespace with a veth interface `v0` holding `addr`, removed
+/// on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str, addr: &str) -> Netns {
+        let name = format!("mtgsy-{tag}-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let st = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .expect("the ip command (iproute2) is needed");
+            assert!(st.success(), "ip {args:?} failed");
+        };
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &name])
+            .status();
+        ip(&["netns", "add", &name]);
+        let ns = Netns(name.clone());
+        ip(&[
+            "-n", &name, "link", "add", "v0", "type", "veth", "peer", "name", "v0p",
+        ]);
+        ip(&["-n", &name, "addr", "add", addr, "dev", "v0"]);
+        ip(&["-n", &name, "link", "set", "v0", "up"]);
+        ns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+#[test]
+fn address_from_interface() {
+    let ns = Netns::new("iface", "5.6.7.8/24");
+    let state = TempDir::new("detect-if");
+    let mut c = std::process::Command::new("ip");
+    c.args(["netns", "exec", &ns.0, bin()])
+        .args([
+            "update",
+            "--username",
+            "user@example.com",
+            "--dry-run",
+            "--json",
+        ])
+        .args(["--ip-source", "interface", "--interface", "v0"])
+        .arg("--state")
+        .arg(state.path().join("state.json"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("MTGSY_PASSWORD", PASSWORD);
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        j["request"].as_str().unwrap().ends_with("&ip=5.6.7.8"),
+        "{j}"
+    );
+
+    // Loopback is never a host's WAN address.
+    let server = StubServer::plain();
+    let mut c = base(&server, &state);
+    c.args([
+        "--ip-source",
+        "interface",
+        "--interface",
+        "lo",
+        "--allow-private",
+    ]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("interface lo") && err.contains("loopback"),
+        "{err}"
+    );
+    let mut c = base(&server, &state);
+    c.args(["--ip-source", "interface", "--interface", "nosuch0"]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("interface nosuch0"), "{err}");
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn address_from_command() {
+    let server = StubServer::plain();
+    let state = TempDir::new("detect-cmd");
+    let mut c = base(&server, &state);
+    c.args([
+        "--ip-source",
+        "command",
+        "--ip-command",
+        "echo current: 9.8.7.6",
+    ]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.requests()[0].query("ip").unwrap(), "9.8.7.6");
+    let mut c = base(&server, &state);
+    c.args([
+        "--ip-source",
+        "command",
+        "--ip-command",
+        "echo no address; exit 0",
+    ]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("no IPv4 address"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn address_from_web_page() {
+    let server = StubServer::plain();
+    let checkip = StubServer::plain();
+    checkip.set_reply(200, "<html><body>Current IP Address: 4.3.2.1</body></html>");
+    let state = TempDir::new("detect-web");
+    let mut c = base(&server, &state);
+    c.args(["--ip-source", "web", "--ip-url"])
+        .arg(checkip.url());
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.requests()[0].query("ip").unwrap(), "4.3.2.1");
+    assert!(
+        checkip.requests()[0].query("pass").is_none(),
+        "the check-IP page gets no secrets"
+    );
+}
