@@ -163,8 +163,10 @@ pub fn run(
 
     let (mut outcome, result) = match sent {
         Ok(http) => {
-            let text = secret.mask(&reply::printable(&http.body, REPLY_CHARS));
-            let verdict = reply::classify(http.status, &text);
+            let raw_text = reply::printable(&http.body, REPLY_CHARS);
+            // Classify what the server said; show and store it masked.
+            let verdict = reply::classify(http.status, &raw_text);
+            let text = secret.mask(&raw_text);
             let mut o = reply_outcome(verdict, ip, &text, http.status);
             o.http_status = Some(http.status);
             o.reply = Some(text);
@@ -418,4 +420,25 @@ fn seed_from_dns(
         }
         Err(e) => log(Level::Debug, &format!("cannot resolve {name}: {e}")),
     }
+}
+
+/// For callers that run the rate guard without [`run`] because they send
+/// the request themselves (the C ABI's `mtgsy_guard_check`): with no state
+/// yet, lets `lookup_host` count as registered, exactly as [`run`] does.
+pub fn seed_empty_record(
+    config: &Config,
+    ip: Ipv4Addr,
+    now: i64,
+    record: &mut Record,
+    log: Log<'_>,
+) {
+    if *record == Record::default() {
+        seed_from_dns(config, ip, now, record, log);
+    }
+}
+
+/// The outcome [`run`] reports when the guard holds a request back, for
+/// callers that run the guard themselves; `decision` is not a send.
+pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outcome {
+    held_outcome(decision, ip, now, record)
 }
