@@ -1,1 +1,0 @@
-//! The C ABI (to come).

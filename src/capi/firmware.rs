@@ -1,0 +1,332 @@
+//! The rate guard alone, for firmware that sends the request itself:
+//! `mtgsy_guard_check` before sending, `mtgsy_guard_record` after, and
+//! `mtgsy_classify` to read the reply as the library would.
+//!
+//! Check and record keep the CLI's guarantees because they do the same
+//! steps on the same state file, split where the CLI sends: check takes the
+//! lock, decides, and on "send" writes the attempt as pending before it
+//! returns; record takes the lock again and stores the outcome. A pending
+//! attempt counts toward the 10-minute floor, so between the two calls
+//! every other check (any handle, any process) is deferred, and if the
+//! firmware dies before recording, the attempt still counts.
+
+use std::ffi::{c_char, c_int};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use super::{
+    emit, mtgsy, text, with_handle, Fail, MTGSY_BAD_INPUT, MTGSY_BLOCKED, MTGSY_DEFERRED,
+    MTGSY_NULL_ARGUMENT, MTGSY_OK, MTGSY_UNCHANGED,
+};
+use crate::config::Config;
+use crate::guard::{self, AttemptResult, Decision, Record, Want};
+use crate::reply::{self, Verdict};
+use crate::state::Store;
+use crate::transport::MAX_BODY;
+use crate::update::{self, Level};
+
+/// `mtgsy_guard_record`: the service confirmed the update.
+pub const MTGSY_ATTEMPT_UPDATED: c_int = 1;
+/// `mtgsy_guard_record`: a 2xx reply that could not be classified; it is
+/// counted as registered and not re-sent.
+pub const MTGSY_ATTEMPT_UNCONFIRMED: c_int = 2;
+/// `mtgsy_guard_record`: the service rejected the update (login, domain).
+pub const MTGSY_ATTEMPT_REJECTED: c_int = 3;
+/// `mtgsy_guard_record`: the service blocked the account or client.
+pub const MTGSY_ATTEMPT_BLOCKED: c_int = 4;
+/// `mtgsy_guard_record`: a failure after the request may have reached the
+/// server (timeout waiting for the reply, 5xx, reset). When unsure, use
+/// this one.
+pub const MTGSY_ATTEMPT_FAILED_SENT: c_int = 5;
+/// `mtgsy_guard_record`: a failure before anything reached the server
+/// (DNS, connection refused, TLS handshake).
+pub const MTGSY_ATTEMPT_FAILED_UNSENT: c_int = 6;
+
+/// What a check that said "send" wrote, so the record that follows can
+/// conclude from the record as it was before the attempt, as the CLI does.
+pub(super) struct Pending {
+    state: PathBuf,
+    server: String,
+    username: String,
+    ip: Ipv4Addr,
+    before: Record,
+    written: Record,
+}
+
+fn attempt_result(code: c_int) -> Option<AttemptResult> {
+    Some(match code {
+        MTGSY_ATTEMPT_UPDATED => AttemptResult::Updated,
+        MTGSY_ATTEMPT_UNCONFIRMED => AttemptResult::Unconfirmed,
+        MTGSY_ATTEMPT_REJECTED => AttemptResult::Rejected,
+        MTGSY_ATTEMPT_BLOCKED => AttemptResult::Blocked,
+        MTGSY_ATTEMPT_FAILED_SENT => AttemptResult::FailedSent,
+        MTGSY_ATTEMPT_FAILED_UNSENT => AttemptResult::FailedUnsent,
+        _ => return None,
+    })
+}
+
+/// The handle's configuration with `ip` as the address.
+fn config_for(h: &mtgsy, ip: &str) -> Result<(Config, Ipv4Addr), Fail> {
+    let mut settings = h.settings.clone();
+    settings.ip_source = None;
+    settings.set("ip", ip).map_err(|e| Fail::input(&e))?;
+    let config = settings.resolve().map_err(|e| Fail::input(&e))?;
+    let Some(ip) = settings.ip else {
+        return Err(Fail::new(MTGSY_BAD_INPUT, "ip: is missing"));
+    };
+    Ok((config, ip))
+}
+
+/// `now`, or the clock when it is 0.
+fn clock(now: i64) -> Result<i64, Fail> {
+    match now {
+        0 => crate::now().map_err(|e| Fail::input(&e)),
+        n if n < 0 => Err(Fail::new(
+            MTGSY_BAD_INPUT,
+            format!("now: {n} is before 1970; give Unix seconds, or 0 for the clock"),
+        )),
+        n => Ok(n),
+    }
+}
+
+fn credential(config: &Config) -> u16 {
+    guard::credential_fingerprint(
+        config.server.host(),
+        &config.username,
+        config.password.expose(),
+    )
+}
+
+/// Asks the rate guard whether firmware may send an update of `ip` now,
+/// for the account and state file set on `h` (`username`, `password`,
+/// `server`, `state`, `force_interval`, `allow_private`, `lookup_host`;
+/// the `ip` and `ip_source` settings are ignored). `ip` is checked as
+/// `mtgsy_update` would check it (a public IPv4 address unless
+/// `allow_private` is set). `force` non-zero asks for a send even if
+/// unchanged (the floor still holds). `now` is Unix seconds, or 0 for the
+/// system clock. `retry_after_s`, if not NULL, gets the seconds to wait
+/// (0 when nothing holds a request back).
+///
+/// Returns `MTGSY_OK`: send exactly one request for `ip` now. The attempt
+/// has already been written to the state file as pending, so it counts
+/// toward the 10-minute floor even if the firmware crashes; after the
+/// request, call `mtgsy_guard_record` once with the outcome. Until then,
+/// every check for this account (any handle, any process) is deferred.
+/// If no record follows, the attempt's outcome counts as unknown and the
+/// address is sent again after the floor.
+///
+/// Or, with nothing to send: `MTGSY_UNCHANGED` (the address is registered),
+/// `MTGSY_DEFERRED` (floor, backoff, rejection hold, or the clock behind
+/// the state file), `MTGSY_BLOCKED`; or an error: `MTGSY_BAD_INPUT`
+/// (settings, `ip`, `now`, or the state file), `MTGSY_NULL_ARGUMENT`,
+/// `MTGSY_INVALID_UTF8`, `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`. After any
+/// non-zero code `mtgsy_last_error` says why. Only `MTGSY_OK` means send.
+///
+/// Blocks while another run holds the state file lock.
+///
+/// # Safety
+/// `h` is NULL or a live handle not in use by another thread; `ip` is NULL
+/// or a NUL-terminated string; `retry_after_s` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mtgsy_guard_check(
+    h: *mut mtgsy,
+    ip: *const c_char,
+    force: c_int,
+    now: i64,
+    retry_after_s: *mut i64,
+) -> c_int {
+    let mut wait = 0;
+    let body = |h: &mut mtgsy| {
+        // SAFETY: `ip` is NULL or NUL-terminated by the contract.
+        let ip = unsafe { text::arg(ip, "ip") }?;
+        check(h, ip, force != 0, now, &mut wait)
+    };
+    // SAFETY: forwarded caller contract.
+    let code = unsafe { with_handle(h, body) };
+    if !retry_after_s.is_null() {
+        // SAFETY: non-NULL and writable by the contract.
+        unsafe { retry_after_s.write(wait) };
+    }
+    code
+}
+
+fn check(h: &mut mtgsy, ip: &str, force: bool, now: i64, wait: &mut i64) -> Result<(), Fail> {
+    let (config, ip) = config_for(h, ip)?;
+    config
+        .fields(ip)
+        .validate(config.allow_private)
+        .map_err(|e| Fail::input(&e))?;
+    let now = clock(now)?;
+    let sink = h.log;
+    let secret = config.password.clone();
+    let mut log = |level: Level, msg: &str| emit(sink, level, &secret.mask(msg));
+    let want = Want {
+        ip,
+        force,
+        force_interval: config.force_interval,
+        credential: credential(&config),
+    };
+    let mut store = Store::open_locked(&config.state_path).map_err(|e| Fail::error(&e))?;
+    for warning in store.warnings() {
+        log(Level::Warn, warning);
+    }
+    let host = config.server.host();
+    let mut record = store.get(host, &config.username);
+    update::seed_empty_record(&config, ip, now, &mut record, &mut log);
+    let decision = guard::decide(&record, now, &want);
+    if let Decision::Send(_) = decision {
+        let written = record.attempting(ip, now);
+        store
+            .put(host, &config.username, written.clone())
+            .map_err(|e| Fail::error(&e))?;
+        log(
+            Level::Debug,
+            &format!("guard: send {ip} now; the attempt is recorded as pending"),
+        );
+        h.pending = Some(Pending {
+            state: config.state_path.clone(),
+            server: host.to_string(),
+            username: config.username.clone(),
+            ip,
+            before: record,
+            written,
+        });
+        return Ok(());
+    }
+    let held = update::held(decision, ip, now, &record);
+    *wait = held.retry_after_s.unwrap_or(0).max(0);
+    log(Level::Info, &held.message);
+    let code = match decision {
+        Decision::Unchanged { .. } => MTGSY_UNCHANGED,
+        Decision::Blocked { .. } => MTGSY_BLOCKED,
+        _ => MTGSY_DEFERRED,
+    };
+    Err(Fail::new(code, held.message))
+}
+
+/// Records how the request allowed by `mtgsy_guard_check` ended, for the
+/// same handle settings and `ip`: `outcome` is one of the
+/// `MTGSY_ATTEMPT_*` values (`mtgsy_classify` maps a reply to one). `now`
+/// is Unix seconds, or 0 for the system clock. Call it once per
+/// `MTGSY_OK` from `mtgsy_guard_check`; recording an attempt the guard did
+/// not allow is accepted (what was sent is recorded) but breaks the
+/// guarantees. With the same handle, a failure that never reached the
+/// server does not count toward the floor, as in `mtgsy_update`; from
+/// another handle or process it still counts (the safe side).
+///
+/// Returns `MTGSY_OK` once the outcome is on disk; `MTGSY_BAD_INPUT` for
+/// an unknown `outcome`, a bad `ip` or `now`, settings that do not resolve,
+/// or a state file that cannot be written (the pending attempt then still
+/// holds the floor); `MTGSY_NULL_ARGUMENT`, `MTGSY_INVALID_UTF8`,
+/// `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`.
+///
+/// Blocks while another run holds the state file lock.
+///
+/// # Safety
+/// `h` is NULL or a live handle not in use by another thread; `ip` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mtgsy_guard_record(
+    h: *mut mtgsy,
+    ip: *const c_char,
+    outcome: c_int,
+    now: i64,
+) -> c_int {
+    let body = |h: &mut mtgsy| {
+        // SAFETY: `ip` is NULL or NUL-terminated by the contract.
+        let ip = unsafe { text::arg(ip, "ip") }?;
+        record(h, ip, outcome, now)
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { with_handle(h, body) }
+}
+
+fn record(h: &mut mtgsy, ip: &str, outcome: c_int, now: i64) -> Result<(), Fail> {
+    let result = attempt_result(outcome).ok_or_else(|| {
+        Fail::new(
+            MTGSY_BAD_INPUT,
+            format!("outcome: {outcome} is not one of the MTGSY_ATTEMPT_* values"),
+        )
+    })?;
+    let (config, ip) = config_for(h, ip)?;
+    let now = clock(now)?;
+    let pending = h.pending.take();
+    let mut store = Store::open_locked(&config.state_path).map_err(|e| Fail::error(&e))?;
+    let host = config.server.host();
+    let current = store.get(host, &config.username);
+    // Conclude from the record before the attempt only if nothing but our
+    // own pending attempt was written since.
+    let before = match pending {
+        Some(p)
+            if p.state == config.state_path
+                && p.server == host
+                && p.username == config.username
+                && p.ip == ip
+                && p.written == current =>
+        {
+            p.before
+        }
+        _ => current,
+    };
+    let concluded = before.concluded(ip, now, result, credential(&config));
+    store
+        .put(host, &config.username, concluded)
+        .map_err(|e| Fail::error(&e))?;
+    emit(
+        h.log,
+        Level::Debug,
+        &format!("guard: recorded the attempt for {ip} as {result:?}"),
+    );
+    Ok(())
+}
+
+/// Classifies a reply from the service the way `mtgsy_update` does, for
+/// `mtgsy_guard_record`: `http_status` is the reply's status (100-599),
+/// `body`/`len` its body (binary-safe; only the first 64 KiB are read;
+/// `body` may be NULL when `len` is 0). `*attempt` gets an
+/// `MTGSY_ATTEMPT_*` value. Needs no handle; thread-safe.
+///
+/// Returns `MTGSY_OK`, `MTGSY_BAD_INPUT` for a status outside 100-599,
+/// `MTGSY_NULL_ARGUMENT` (`attempt` NULL, or `body` NULL with `len` > 0),
+/// or `MTGSY_INTERNAL`; `*attempt` is written only on `MTGSY_OK`.
+///
+/// # Safety
+/// `body` is NULL or points to `len` readable bytes; `attempt` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn mtgsy_classify(
+    http_status: c_int,
+    body: *const c_char,
+    len: usize,
+    attempt: *mut c_int,
+) -> c_int {
+    if attempt.is_null() || (body.is_null() && len > 0) {
+        return MTGSY_NULL_ARGUMENT;
+    }
+    let Some(status) = u16::try_from(http_status)
+        .ok()
+        .filter(|s| (100..=599).contains(s))
+    else {
+        return MTGSY_BAD_INPUT;
+    };
+    let bytes: &[u8] = if len == 0 {
+        &[]
+    } else {
+        // SAFETY: non-NULL and `len` bytes readable by the contract; at
+        // most MAX_BODY of them are looked at.
+        unsafe { std::slice::from_raw_parts(body.cast::<u8>(), len.min(MAX_BODY)) }
+    };
+    super::boundary(super::MTGSY_INTERNAL, || {
+        let text = reply::printable(bytes, 512);
+        let value = match reply::classify(status, &text) {
+            Verdict::Accepted => MTGSY_ATTEMPT_UPDATED,
+            Verdict::Unconfirmed => MTGSY_ATTEMPT_UNCONFIRMED,
+            Verdict::Rejected(_) => MTGSY_ATTEMPT_REJECTED,
+            Verdict::Blocked(_) => MTGSY_ATTEMPT_BLOCKED,
+            Verdict::Failed(_) => MTGSY_ATTEMPT_FAILED_SENT,
+        };
+        // SAFETY: non-NULL and writable by the contract.
+        unsafe { attempt.write(value) };
+        MTGSY_OK
+    })
+}
