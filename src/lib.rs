@@ -52,6 +52,7 @@ pub mod request;
 pub mod state;
 pub mod transport;
 pub mod update;
+pub mod watch;
 
 pub use config::{Config, Settings};
 pub use error::{Error, InputError, Status};

@@ -6,9 +6,11 @@ mod args;
 mod output;
 
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use mtgsy_ddns::transport::HttpTransport;
 use mtgsy_ddns::update::{self, RunOptions};
+use mtgsy_ddns::watch;
 use mtgsy_ddns::{Error, Status};
 
 use args::{Action, Cli};
@@ -38,11 +40,7 @@ fn run(cli: &Cli) -> i32 {
         }
         Action::Update => run_update(cli),
         Action::Status => run_status(cli),
-        Action::Watch => {
-            let mut printer = Printer::new(cli.verbose, cli.syslog);
-            printer.error("watch: not available in this build yet; run `mtgsy-ddns update` from cron or hotplug");
-            Status::BadInput.code()
-        }
+        Action::Watch => run_watch(cli),
     }
 }
 
@@ -72,6 +70,46 @@ fn run_update(cli: &Cli) -> i32 {
             e.status().code()
         }
     }
+}
+
+/// `watch`: runs until SIGTERM or SIGINT. What each check did is logged
+/// (info lines shown by default here, unlike `update`), one line per event.
+fn run_watch(cli: &Cli) -> i32 {
+    let printer = Arc::new(Mutex::new(Printer::new(
+        cli.verbose.saturating_add(1),
+        cli.syslog,
+    )));
+    let refuse = [
+        (cli.force, "--force"),
+        (cli.dry_run, "--dry-run"),
+        (cli.json, "--json"),
+    ];
+    if let Some((_, flag)) = refuse.iter().find(|(given, _)| *given) {
+        lock(&printer).error(&format!(
+            "watch: {flag} is for `mtgsy-ddns update`; watch decides on its own when to send"
+        ));
+        return Status::BadInput.code();
+    }
+    let log_printer = printer.clone();
+    let log: watch::SharedLog =
+        Arc::new(move |level, msg: &str| lock(&log_printer).log(level, msg));
+    let mut load = || -> Result<Vec<mtgsy_ddns::Config>, Error> {
+        let (settings, file) = args::settings(cli)?;
+        Ok(watch::configs(&settings, file.as_ref())?)
+    };
+    match watch::run(&mut load, log) {
+        Ok(()) => 0,
+        Err(e) => {
+            lock(&printer).failure(&e, false);
+            e.status().code()
+        }
+    }
+}
+
+fn lock(printer: &Mutex<Printer>) -> std::sync::MutexGuard<'_, Printer> {
+    printer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn run_status(cli: &Cli) -> i32 {
@@ -121,6 +159,8 @@ that never gets the account blocked.
 USAGE:
     mtgsy-ddns update [OPTIONS]      one guarded update
     mtgsy-ddns status [OPTIONS]      what the state file says
+    mtgsy-ddns watch [OPTIONS]       stay running; update within a second of an
+                                     address change (Linux rtnetlink, no polling)
     mtgsy-ddns --version | --help
 
 ACCOUNT:
@@ -158,6 +198,14 @@ GUARD AND STATE:
     --force                send even if unchanged (the 10-minute floor holds)
     --force-interval SECS  resend an unchanged address after this (default
                            259200 = 72 h; at least 600)
+
+WATCH:
+    --interface IFACE      watch IFACE's address (the address source unless
+                           --ip-source says otherwise)
+    --check-interval SECS  safety-net re-check (default 600, at least 60)
+    config \"hosts\": [{...}, ...]  several hosts, each with its own user name;
+                           top-level keys and flags are their defaults
+    signals: SIGTERM/SIGINT stop, SIGHUP reloads the config, SIGUSR1 checks now
 
 OUTPUT:
     --dry-run              show the request (password masked); send nothing
