@@ -168,6 +168,7 @@ pub struct mtgsy_result {
 }
 
 /// A failed call: its code and the text for `mtgsy_last_error`.
+#[derive(Debug)]
 struct Fail {
     code: c_int,
     message: String,

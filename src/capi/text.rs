@@ -86,6 +86,8 @@ mod tests {
     fn copy_cuts_at_char_boundary() {
         let mut buf = [1 as c_char; 6];
         copy_into(&mut buf, "abcé€x");
+        assert_eq!(read(&buf), "abcé");
+        copy_into(&mut buf[..5], "abcé€x");
         assert_eq!(read(&buf), "abc");
         copy_into(&mut buf, "ab\0c");
         assert_eq!(read(&buf), "ab c");

@@ -1,0 +1,481 @@
+//! The C ABI from C: the header (fresh, strict C99 and C++, documented),
+//! the exported symbols, the soname, the pkg-config file, the firmware
+//! README example, and tests/c/capi_test.c linked against the shared and the
+//! static library, also under valgrind and AddressSanitizer/UBSan, doing
+//! real updates against the loopback stand-in.
+//!
+//! Every tool used (gcc, g++, nm, readelf, pkg-config, valgrind) must be
+//! installed: a missing tool fails the test, it is never skipped.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{StubServer, TempDir};
+
+const PASSWORD: &str = "s3cret pass&word";
+const STRICT_C: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"];
+const STRICT_CXX: &[&str] = &["-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn header() -> PathBuf {
+    root().join("include/mtgsy_ddns.h")
+}
+
+fn out_dir() -> PathBuf {
+    PathBuf::from(env!("OUT_DIR"))
+}
+
+/// A library cargo built for this test run: `target/<profile>/deps/NAME`
+/// (where rustc writes it), else `target/<profile>/NAME`.
+fn built_lib(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let deps = exe.parent().expect("deps directory");
+    let candidates = [deps.join(name), deps.parent().unwrap_or(deps).join(name)];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} not built; looked at {candidates:?}"))
+}
+
+/// Runs a tool to completion; a tool that cannot be started fails the
+/// test with a hint.
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null());
+    match cmd.output() {
+        Ok(out) => out,
+        Err(e) => panic!(
+            "cannot run {:?}: {e}; install it (Debian: apt-get install gcc g++ binutils pkg-config valgrind)",
+            cmd.get_program()
+        ),
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a tool that must succeed; returns its stdout.
+fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// The header's `MTGSY_ABI_VERSION`.
+fn abi_major() -> u32 {
+    let h = fs::read_to_string(header()).unwrap();
+    h.lines()
+        .find_map(|l| l.strip_prefix("#define MTGSY_ABI_VERSION "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("MTGSY_ABI_VERSION in the header")
+}
+
+/// The functions the header declares.
+fn header_functions() -> BTreeSet<String> {
+    let h = fs::read_to_string(header()).unwrap();
+    h.lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with("typedef"))
+        .filter_map(|l| {
+            let start = l.find("mtgsy_")?;
+            let end = start + l[start..].find('(')?;
+            Some(l[start..end].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn committed_header_matches_a_fresh_generation() {
+    let fresh = fs::read(out_dir().join("mtgsy_ddns.h")).expect("build.rs generated a header");
+    let committed = fs::read(header()).expect("include/mtgsy_ddns.h exists");
+    assert!(
+        fresh == committed,
+        "include/mtgsy_ddns.h differs from what cbindgen generates from src/capi/ now \
+         ({}); run `MTGSY_DDNS_WRITE_HEADER=1 cargo build` and commit the header",
+        out_dir().join("mtgsy_ddns.h").display()
+    );
+    let text = String::from_utf8(committed).unwrap();
+    assert!(text.contains(&format!(
+        "#define MTGSY_VERSION \"{}\"",
+        env!("CARGO_PKG_VERSION")
+    )));
+    assert!(text.is_ascii(), "the header should be plain ASCII");
+}
+
+#[test]
+fn header_compiles_as_strict_c99_and_cpp() {
+    let dir = TempDir::new("capi-header");
+    let c = dir.path().join("h.c");
+    fs::write(
+        &c,
+        "#include \"mtgsy_ddns.h\"\n#include \"mtgsy_ddns.h\"\nint main(void) { mtgsy_result r; (void)r; return MTGSY_OK; }\n",
+    )
+    .unwrap();
+    let include = root().join("include");
+    for std in ["-std=c99", "-std=c11"] {
+        ok(Command::new("gcc")
+            .args(STRICT_C)
+            .arg(std)
+            .arg("-I")
+            .arg(&include)
+            .arg("-fsyntax-only")
+            .arg(&c));
+    }
+    ok(Command::new("g++")
+        .args(STRICT_CXX)
+        .arg("-I")
+        .arg(&include)
+        .args(["-fsyntax-only", "-x", "c++"])
+        .arg(&c));
+}
+
+#[test]
+fn every_header_function_is_documented() {
+    let h = fs::read_to_string(header()).unwrap();
+    let lines: Vec<&str> = h.lines().collect();
+    let functions = header_functions();
+    assert!(functions.len() >= 13, "{functions:?}");
+    for name in &functions {
+        let at = lines
+            .iter()
+            .position(|l| !l.starts_with(' ') && l.contains(&format!("{name}(")))
+            .unwrap();
+        assert_eq!(lines[at - 1].trim(), "*/", "{name} has no doc comment");
+        let start = lines[..at].iter().rposition(|l| l.trim() == "/**").unwrap();
+        let doc = lines[start..at].join("\n");
+        assert!(doc.len() > 80, "{name}: doc too short:\n{doc}");
+    }
+    // Ownership, thread safety and errors are spelled out.
+    for needle in [
+        "never free it",
+        "Thread-safe",
+        "caller owns",
+        "Returns",
+        "one thread at a time",
+    ] {
+        assert!(h.contains(needle), "header never says {needle:?}");
+    }
+}
+
+#[test]
+fn only_prefixed_symbols_are_exported() {
+    let so = built_lib("libmtgsy_ddns.so");
+    let out = ok(Command::new("nm").args(["-D", "--defined-only"]).arg(&so));
+    let exported: BTreeSet<String> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(|s| s.split('@').next().unwrap_or(s).to_string())
+        .collect();
+    assert!(!exported.is_empty());
+    let stray: Vec<_> = exported
+        .iter()
+        .filter(|s| !s.starts_with("mtgsy_"))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "symbols without the mtgsy_ prefix: {stray:?}"
+    );
+    assert_eq!(exported, header_functions(), "exported vs declared");
+}
+
+#[test]
+fn shared_library_has_the_abi_soname() {
+    let so = built_lib("libmtgsy_ddns.so");
+    let out = ok(Command::new("readelf").arg("-d").arg(&so));
+    let want = format!("Library soname: [libmtgsy_ddns.so.{}]", abi_major());
+    assert!(out.contains(&want), "{out}");
+}
+
+/// A directory laid out as an installed library: the real file under its
+/// soname and the link-time name pointing at it.
+fn install_shared(dir: &Path) -> PathBuf {
+    let lib = dir.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    let soname = format!("libmtgsy_ddns.so.{}", abi_major());
+    symlink(built_lib("libmtgsy_ddns.so"), lib.join(&soname)).unwrap();
+    symlink(&soname, lib.join("libmtgsy_ddns.so")).unwrap();
+    lib
+}
+
+/// The generated pkg-config file, pointed at `libdir` and the repository's
+/// headers.
+fn pkg_config(libdir: &Path, args: &[&str]) -> Vec<String> {
+    let out = ok(Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", out_dir())
+        .arg(format!("--define-variable=libdir={}", libdir.display()))
+        .arg(format!(
+            "--define-variable=includedir={}",
+            root().join("include").display()
+        ))
+        .args(args)
+        .arg("mtgsy-ddns"));
+    out.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn pkg_config_file_describes_the_library() {
+    let pc = fs::read_to_string(out_dir().join("mtgsy-ddns.pc")).unwrap();
+    assert!(!pc.contains('@'), "unsubstituted template words:\n{pc}");
+    let version = ok(Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", out_dir())
+        .args(["--modversion", "mtgsy-ddns"]));
+    assert_eq!(version.trim(), env!("CARGO_PKG_VERSION"));
+    let libs = pkg_config(Path::new("/opt/x/lib"), &["--libs"]);
+    assert!(libs.contains(&"-lmtgsy_ddns".to_string()), "{libs:?}");
+    let statics = pkg_config(Path::new("/opt/x/lib"), &["--static", "--libs"]);
+    assert!(statics.contains(&"-lpthread".to_string()), "{statics:?}");
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Build {
+    Shared,
+    Static,
+    Sanitized,
+}
+
+/// Compiles tests/c/capi_test.c into `dir`.
+fn build_c_test(dir: &Path, build: Build) -> PathBuf {
+    let exe = dir.join("capi_test");
+    let mut cmd = Command::new("gcc");
+    cmd.args(STRICT_C)
+        .args(["-g", "-O1", "-pthread"])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(root().join("tests/c/capi_test.c"))
+        .arg("-o")
+        .arg(&exe);
+    match build {
+        Build::Shared | Build::Sanitized => {
+            let lib = install_shared(dir);
+            if build == Build::Sanitized {
+                cmd.args([
+                    "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all",
+                    "-fno-omit-frame-pointer",
+                ]);
+            }
+            cmd.arg("-L")
+                .arg(&lib)
+                .arg("-lmtgsy_ddns")
+                .arg(format!("-Wl,-rpath,{}", lib.display()));
+        }
+        Build::Static => {
+            // Only the archive in the library directory, so -lmtgsy_ddns
+            // from pkg-config --static picks it; Libs.private is tested too.
+            let lib = dir.join("lib");
+            fs::create_dir_all(&lib).unwrap();
+            symlink(built_lib("libmtgsy_ddns.a"), lib.join("libmtgsy_ddns.a")).unwrap();
+            cmd.args(pkg_config(&lib, &["--static", "--libs"]));
+        }
+    }
+    ok(&mut cmd);
+    let needed = ok(Command::new("readelf").arg("-d").arg(&exe));
+    let soname = format!("[libmtgsy_ddns.so.{}]", abi_major());
+    assert_eq!(
+        needed.contains(&soname),
+        build != Build::Static,
+        "NEEDED entries of the {build:?} build:\n{needed}"
+    );
+    exe
+}
+
+/// A URL on 127.0.0.1 where nothing listens.
+fn dead_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/dns/update.php")
+}
+
+/// Runs one scenario of the C test, optionally under a wrapper (valgrind),
+/// and checks it printed "ok" and nothing on stderr.
+fn scenario(exe: &Path, wrapper: &[&str], name: &str, url: &str, ca: Option<PathBuf>) {
+    let state = TempDir::new("capi-state");
+    let mut cmd = match wrapper.split_first() {
+        Some((tool, args)) => {
+            let mut c = Command::new(tool);
+            c.args(args).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    cmd.arg(name)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("MTGSY_TEST_URL", url)
+        .env("MTGSY_TEST_CA", ca.unwrap_or_default())
+        .env("MTGSY_TEST_STATE", state.path().join("state.json"))
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=1")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
+    let out = run(&mut cmd);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success() && stdout.contains(&format!("ok {name}")),
+        "scenario {name} under {wrapper:?}: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.is_empty(),
+        "scenario {name}: the library or a checker wrote to stderr:\n{stderr}"
+    );
+}
+
+/// Every scenario, with the requests the stand-in must see.
+fn all_scenarios(exe: &Path, wrapper: &[&str]) {
+    scenario(exe, wrapper, "api", &dead_url(), None);
+
+    let tls = StubServer::tls();
+    tls.set_reply(200, &format!("800 OK {PASSWORD}"));
+    scenario(exe, wrapper, "update", &tls.url(), Some(tls.ca_pem_path()));
+    let reqs = tls.requests();
+    assert_eq!(reqs.len(), 1, "update: one request in all");
+    assert_eq!(reqs[0].query("pass").as_deref(), Some(PASSWORD));
+    assert_eq!(reqs[0].query("ip").as_deref(), Some("1.2.3.4"));
+    assert_eq!(reqs[0].query("email").as_deref(), Some("user@example.com"));
+
+    let plain = StubServer::plain();
+    plain.set_reply(200, "300 Invalid login");
+    scenario(exe, wrapper, "rejected", &plain.url(), None);
+    assert_eq!(plain.requests().len(), 1, "rejected");
+
+    let plain = StubServer::plain();
+    plain.set_reply(200, "Your account is blocked for abuse");
+    scenario(exe, wrapper, "blocked", &plain.url(), None);
+    assert_eq!(plain.requests().len(), 1, "blocked");
+
+    scenario(exe, wrapper, "network", &dead_url(), None);
+
+    let tls = StubServer::tls();
+    scenario(exe, wrapper, "race", &tls.url(), Some(tls.ca_pem_path()));
+    assert_eq!(
+        tls.requests().len(),
+        1,
+        "8 threads on one state file: exactly one request"
+    );
+
+    let plain = StubServer::plain();
+    scenario(exe, wrapper, "guard", &plain.url(), None);
+    assert_eq!(plain.requests().len(), 0, "the guard alone sends nothing");
+}
+
+#[test]
+fn c_tests_against_the_shared_library() {
+    let dir = TempDir::new("capi-shared");
+    let exe = build_c_test(dir.path(), Build::Shared);
+    all_scenarios(&exe, &[]);
+}
+
+#[test]
+fn c_tests_against_the_static_library() {
+    let dir = TempDir::new("capi-static");
+    let exe = build_c_test(dir.path(), Build::Static);
+    all_scenarios(&exe, &[]);
+}
+
+#[test]
+fn c_tests_under_valgrind() {
+    let dir = TempDir::new("capi-valgrind");
+    let exe = build_c_test(dir.path(), Build::Shared);
+    let supp = root().join("tests/c/valgrind.supp");
+    all_scenarios(
+        &exe,
+        &[
+            "valgrind",
+            "-q",
+            "--leak-check=full",
+            "--error-exitcode=1",
+            "--track-origins=yes",
+            "--num-callers=40",
+            &format!("--suppressions={}", supp.display()),
+        ],
+    );
+}
+
+#[test]
+fn c_tests_under_address_and_undefined_sanitizers() {
+    let dir = TempDir::new("capi-asan");
+    let exe = build_c_test(dir.path(), Build::Sanitized);
+    all_scenarios(&exe, &[]);
+}
+
+/// The firmware example from the README(s): every ```c block after the
+/// marker, compiled exactly as written, through pkg-config, then run
+/// against the stand-in.
+#[test]
+fn readme_example_compiles_and_runs() {
+    const MARKER: &str = "<!-- capi-example: compiled and run by tests/capi.rs -->";
+    let mut examples = Vec::new();
+    for file in ["README.md", "include/README.md"] {
+        let Ok(readme) = fs::read_to_string(root().join(file)) else {
+            continue;
+        };
+        if let Some((_, after)) = readme.split_once(MARKER) {
+            let body = after
+                .split_once("```c\n")
+                .and_then(|(_, rest)| rest.split_once("\n```"))
+                .map(|(code, _)| format!("{code}\n"))
+                .unwrap_or_else(|| panic!("{file}: no ```c block after the marker"));
+            examples.push((file, body));
+        }
+    }
+    assert!(!examples.is_empty(), "no README holds the marked C example");
+    for (file, code) in examples {
+        let dir = TempDir::new("capi-example");
+        let src = dir.path().join("ddns-hook.c");
+        fs::write(&src, code).unwrap();
+        let lib = install_shared(dir.path());
+        let exe = dir.path().join("ddns-hook");
+        ok(Command::new("gcc")
+            .args(STRICT_C)
+            .arg(&src)
+            .arg("-o")
+            .arg(&exe)
+            .args(pkg_config(&lib, &["--cflags", "--libs"]))
+            .arg(format!("-Wl,-rpath,{}", lib.display())));
+
+        let server = StubServer::plain();
+        let settings = dir.path().join("ddns.conf");
+        fs::write(
+            &settings,
+            format!(
+                "# written by tests/capi.rs\nusername=user@example.com\npassword={PASSWORD}\n\
+                 server={}\nallow_http=1\nip=1.2.3.4\nstate={}\n",
+                server.url(),
+                dir.path().join("state.json").display()
+            ),
+        )
+        .unwrap();
+        let first = run(Command::new(&exe).arg(&settings));
+        assert_eq!(first.status.code(), Some(0), "{file}: {first:?}");
+        assert!(
+            text(&first.stdout).starts_with("updated 1.2.3.4"),
+            "{first:?}"
+        );
+        let second = run(Command::new(&exe).arg(&settings));
+        assert_eq!(second.status.code(), Some(0), "{file}: {second:?}");
+        assert!(text(&second.stdout).starts_with("unchanged"), "{second:?}");
+        assert_eq!(server.requests().len(), 1);
+
+        fs::write(&settings, "port=80\n").unwrap();
+        let bad = run(Command::new(&exe).arg(&settings));
+        assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+        assert!(text(&bad.stderr).contains("port"), "{bad:?}");
+        let usage = run(&mut Command::new(&exe));
+        assert_eq!(usage.status.code(), Some(2));
+    }
+}
