@@ -95,6 +95,10 @@ pub struct Record {
     pub blocked_until: Option<i64>,
     /// The clock's reading when the record was last written.
     pub written_at: Option<i64>,
+    /// An address sent in a request whose outcome is unknown (the run died,
+    /// or no usable reply came): the server may hold it. Cleared only by a
+    /// reply that registers an address.
+    pub maybe_registered_ip: Option<Ipv4Addr>,
 }
 
 /// What a run wants to do.
@@ -211,10 +215,9 @@ pub fn decide(rec: &Record, now: i64, want: &Want) -> Decision {
 /// Whether anything needs sending, and why; `Err` carries the
 /// "unchanged" decision.
 fn send_reason(rec: &Record, now: i64, want: &Want) -> Result<SendReason, Decision> {
-    let outcome_unknown = matches!(
-        rec.last_result,
-        Some(AttemptResult::Pending | AttemptResult::FailedSent)
-    ) && rec.last_attempt_ip != rec.registered_ip;
+    let outcome_unknown = rec
+        .maybe_registered_ip
+        .is_some_and(|ip| Some(ip) != rec.registered_ip);
     if outcome_unknown {
         return Ok(SendReason::Retry);
     }
@@ -254,6 +257,7 @@ impl Record {
             last_http_status: None,
             last_reply: None,
             written_at: Some(now),
+            maybe_registered_ip: self.doubt_after_sending(ip),
             ..self.clone()
         }
     }
@@ -279,6 +283,7 @@ impl Record {
             AttemptResult::Updated | AttemptResult::Unconfirmed => {
                 rec.registered_ip = Some(ip);
                 rec.registered_at = Some(now);
+                rec.maybe_registered_ip = None;
                 rec.failures = 0;
                 rec.retry_not_before = None;
                 rec.rejected = None;
@@ -297,12 +302,26 @@ impl Record {
                 rec.blocked_until = Some(now.saturating_add(BLOCK_HOLD_S));
             }
             AttemptResult::FailedSent | AttemptResult::FailedUnsent => {
+                if result == AttemptResult::FailedSent {
+                    rec.maybe_registered_ip = self.doubt_after_sending(ip);
+                }
                 rec.failures = rec.failures.saturating_add(1);
                 rec.retry_not_before = Some(now.saturating_add(backoff(rec.failures)));
             }
             AttemptResult::Pending => {}
         }
         rec
+    }
+
+    /// What `maybe_registered_ip` becomes when a request for `ip` may have
+    /// reached the server without a usable reply: sending the registered
+    /// address again leaves any earlier doubt as it was.
+    fn doubt_after_sending(&self, ip: Ipv4Addr) -> Option<Ipv4Addr> {
+        if Some(ip) == self.registered_ip {
+            self.maybe_registered_ip
+        } else {
+            Some(ip)
+        }
     }
 
     /// When the next request may go out, if anything holds it back now.
@@ -471,6 +490,29 @@ mod tests {
         assert_eq!(
             decide(&rec, T0 + 1600, &want("5.6.7.8")),
             Decision::Send(SendReason::Retry)
+        );
+    }
+
+    #[test]
+    fn doubt_survives_later_unsent_failures_and_rejections() {
+        // Crash while sending 5.6.7.8: the server may hold it.
+        let crashed = registered("1.2.3.4", T0).attempting(ip("5.6.7.8"), T0 + 1000);
+        // Then the network is down for a while, then a rejection.
+        let rec = crashed
+            .concluded(ip("1.2.3.4"), T0 + 1700, AttemptResult::FailedUnsent, 7)
+            .concluded(ip("9.9.9.9"), T0 + 1800, AttemptResult::Rejected, 7);
+        assert_eq!(rec.maybe_registered_ip, Some(ip("5.6.7.8")));
+        // Wanting the old address must still send it: it may not be registered.
+        assert_eq!(
+            decide(&rec, T0 + 2400, &want("1.2.3.4")),
+            Decision::Send(SendReason::Retry)
+        );
+        let done = rec.concluded(ip("1.2.3.4"), T0 + 2400, AttemptResult::Updated, 7);
+        assert_eq!(
+            decide(&done, T0 + 3100, &want("1.2.3.4")),
+            Decision::Unchanged {
+                since: Some(T0 + 2400)
+            }
         );
     }
 
