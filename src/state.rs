@@ -172,20 +172,24 @@ fn load(path: &Path) -> Result<Option<StateData>, Loaded> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Loaded::Io(e)),
     };
+    parse_data(&bytes).map(Some).map_err(Loaded::Corrupt)
+}
+
+/// Parses the bytes of a state file (pure: the fuzzer feeds it directly).
+/// The error says why the file counts as corrupt.
+pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
+    parse_data(bytes).map(|data| data.records)
+}
+
+fn parse_data(bytes: &[u8]) -> Result<StateData, String> {
     if bytes.len() as u64 > MAX_STATE_BYTES {
-        return Err(Loaded::Corrupt(format!(
-            "larger than {MAX_STATE_BYTES} bytes"
-        )));
+        return Err(format!("larger than {MAX_STATE_BYTES} bytes"));
     }
-    let data: StateData =
-        serde_json::from_slice(&bytes).map_err(|e| Loaded::Corrupt(e.to_string()))?;
+    let data: StateData = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     if data.version != FORMAT_VERSION {
-        return Err(Loaded::Corrupt(format!(
-            "unknown format version {}",
-            data.version
-        )));
+        return Err(format!("unknown format version {}", data.version));
     }
-    Ok(Some(data))
+    Ok(data)
 }
 
 fn read(path: &Path) -> Result<(StateData, Vec<String>), Error> {
