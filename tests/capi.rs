@@ -117,6 +117,65 @@ fn committed_header_matches_a_fresh_generation() {
     assert!(text.is_ascii(), "the header should be plain ASCII");
 }
 
+/// Codes and constants are part of the ABI: a number, once shipped, never
+/// changes meaning. New ones are appended here; none is ever removed.
+#[test]
+fn abi_numbers_never_change() {
+    const PINNED: &[(&str, i64)] = &[
+        ("MTGSY_ABI_VERSION", 1),
+        ("MTGSY_OK", 0),
+        ("MTGSY_BAD_INPUT", 2),
+        ("MTGSY_DEFERRED", 3),
+        ("MTGSY_NETWORK", 4),
+        ("MTGSY_REJECTED", 5),
+        ("MTGSY_BLOCKED", 6),
+        ("MTGSY_NULL_ARGUMENT", 100),
+        ("MTGSY_INVALID_UTF8", 101),
+        ("MTGSY_TOO_LONG", 102),
+        ("MTGSY_UNKNOWN_KEY", 103),
+        ("MTGSY_UNCHANGED", 104),
+        ("MTGSY_INTERNAL", 105),
+        ("MTGSY_LOG_ERR", 3),
+        ("MTGSY_LOG_WARNING", 4),
+        ("MTGSY_LOG_INFO", 6),
+        ("MTGSY_LOG_DEBUG", 7),
+        ("MTGSY_STRING_MAX", 4096),
+        ("MTGSY_OUTCOME_SIZE", 16),
+        ("MTGSY_IP_SIZE", 16),
+        ("MTGSY_REPLY_SIZE", 1024),
+        ("MTGSY_MESSAGE_SIZE", 1024),
+        ("MTGSY_ATTEMPT_UPDATED", 1),
+        ("MTGSY_ATTEMPT_UNCONFIRMED", 2),
+        ("MTGSY_ATTEMPT_REJECTED", 3),
+        ("MTGSY_ATTEMPT_BLOCKED", 4),
+        ("MTGSY_ATTEMPT_FAILED_SENT", 5),
+        ("MTGSY_ATTEMPT_FAILED_UNSENT", 6),
+    ];
+    let h = fs::read_to_string(header()).unwrap();
+    let defined: Vec<(String, i64)> = h
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define MTGSY_"))
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            Some((format!("MTGSY_{name}"), value.trim().parse().ok()?))
+        })
+        .collect();
+    for (name, value) in PINNED {
+        let found = defined.iter().find(|(n, _)| n == name);
+        assert_eq!(
+            found.map(|(_, v)| *v),
+            Some(*value),
+            "{name} changed or vanished: numbers are append-only (bump MTGSY_ABI_VERSION only for a real break)"
+        );
+    }
+    for (name, _) in &defined {
+        assert!(
+            PINNED.iter().any(|(n, _)| n == name),
+            "{name} is new: pin it in this test"
+        );
+    }
+}
+
 #[test]
 fn header_compiles_as_strict_c99_and_cpp() {
     let dir = TempDir::new("capi-header");
