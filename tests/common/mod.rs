@@ -31,6 +31,15 @@ pub enum Behaviour {
     BigBody(usize),
     /// Wait this long before answering 200 "800 OK".
     Delay(Duration),
+    /// Write these bytes as the whole response, then close.
+    Raw(Vec<u8>),
+    /// Write the response one byte every `Duration` (slow headers).
+    Trickle(Duration),
+    /// A 200 reply with a header line of this many bytes.
+    HugeHeader(usize),
+    /// A chunked 200 reply that sends a chunk every 50 ms and never ends
+    /// (for at most 60 s).
+    ChunkedForever,
 }
 
 /// One request as the server saw it.
@@ -285,6 +294,45 @@ fn serve<S: Read + Write>(stream: &mut S, shared: &Shared) {
             std::thread::sleep(d);
             respond(stream, 200, &[], b"800 OK");
         }
+        Behaviour::Raw(bytes) => {
+            let _ = stream.write_all(&bytes);
+            let _ = stream.flush();
+        }
+        Behaviour::Trickle(every) => {
+            for b in b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n800 OK" {
+                if stream
+                    .write_all(&[*b])
+                    .and_then(|_| stream.flush())
+                    .is_err()
+                {
+                    return;
+                }
+                std::thread::sleep(every);
+            }
+        }
+        Behaviour::HugeHeader(n) => {
+            let mut head = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
+            head.extend(std::iter::repeat_n(b'a', n));
+            head.extend_from_slice(b"\r\nContent-Length: 6\r\n\r\n800 OK");
+            let _ = stream.write_all(&head);
+            let _ = stream.flush();
+        }
+        Behaviour::ChunkedForever => {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(60) {
+                if stream.write_all(b"400\r\n").is_err()
+                    || stream.write_all(&[b'x'; 0x400]).is_err()
+                    || stream
+                        .write_all(b"\r\n")
+                        .and_then(|_| stream.flush())
+                        .is_err()
+                {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
     }
 }
 
@@ -295,6 +343,8 @@ pub struct TlsOptions {
     pub names: Option<Vec<String>>,
     /// Make the leaf certificate expired.
     pub expired: bool,
+    /// Offer only this TLS version: 12 or 13 (default: both).
+    pub only_version: Option<u8>,
 }
 
 fn tls_config(options: &TlsOptions) -> (Arc<rustls::ServerConfig>, String) {
@@ -318,8 +368,13 @@ fn tls_config(options: &TlsOptions) -> (Arc<rustls::ServerConfig>, String) {
     let leaf_key = KeyPair::generate().unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = match options.only_version {
+        Some(12) => &[&rustls::version::TLS12],
+        Some(13) => &[&rustls::version::TLS13],
+        _ => rustls::DEFAULT_VERSIONS,
+    };
     let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
