@@ -112,8 +112,9 @@ fn credential(config: &Config) -> u16 {
 /// toward the 10-minute floor even if the firmware crashes; after the
 /// request, call `mtgsy_guard_record` once with the outcome. Until then,
 /// every check for this account (any handle, any process) is deferred.
-/// If no record follows, the attempt's outcome counts as unknown and the
-/// address is sent again after the floor.
+/// If no record follows, the attempt's outcome counts as unknown, as after
+/// a crash of the CLI: an address not known to be registered is sent again
+/// after the floor.
 ///
 /// Or, with nothing to send: `MTGSY_UNCHANGED` (the address is registered),
 /// `MTGSY_DEFERRED` (floor, backoff, rejection hold, or the clock behind
