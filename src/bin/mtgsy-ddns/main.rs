@@ -17,6 +17,7 @@ use args::{Action, Cli};
 use output::Printer;
 
 fn main() -> ExitCode {
+    forbid_core_dumps();
     let words: Vec<String> = std::env::args().skip(1).collect();
     let code = match args::parse(&words) {
         Ok(cli) => run(&cli),
@@ -26,6 +27,16 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// The process holds the password: no core dump may write it to disk, and
+/// other users may not attach to it or read its memory.
+fn forbid_core_dumps() {
+    // SAFETY: PR_SET_DUMPABLE takes plain integer arguments and touches no
+    // memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
 }
 
 fn run(cli: &Cli) -> i32 {
