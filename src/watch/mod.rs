@@ -255,7 +255,8 @@ pub fn run(
                         } else {
                             "SIGINT"
                         };
-                        return Ok(stop(name, busy.as_ref().map(|b| &hosts[b.0]), &fence, &log));
+                        stop(name, busy.as_ref().map(|b| &hosts[b.0]), &fence, &log);
+                        return Ok(());
                     }
                     libc::SIGHUP => {
                         log(Level::Info, "SIGHUP: reloading the configuration");
@@ -277,7 +278,9 @@ pub fn run(
 
         if fds[2].revents != 0 {
             wake.drain();
+            let mut answered = false;
             while let Ok(done) = done_rx.try_recv() {
+                answered = true;
                 if let Some((_, handle)) = busy.take() {
                     let _ = handle.join();
                 }
@@ -295,6 +298,21 @@ pub fn run(
                             at.saturating_sub(clock.ticks())
                         ),
                     );
+                }
+            }
+            // A check that died without an answer (a bug): note it, go on.
+            if !answered {
+                if let Some((i, handle)) = busy.take_if(|(_, h)| h.is_finished()) {
+                    let _ = handle.join();
+                    log(
+                        Level::Error,
+                        &format!(
+                            "{}: the check ended without a result (internal error); the next event or the safety net checks again",
+                            hosts[i].label
+                        ),
+                    );
+                    let safety = clock.ms_for(hosts[i].config.check_interval.as_secs());
+                    schedule.finished(i, clock.ticks(), safety, None);
                 }
             }
         }
@@ -539,6 +557,8 @@ struct Done {
 
 impl Job {
     fn run(self) {
+        // Wakes the loop when this thread ends, even by a panic.
+        let _wake_on_exit = WakeOnDrop(self.wake.clone());
         let fenced = Fenced {
             inner: &*self.host.transport,
             fence: &self.fence,
@@ -569,7 +589,14 @@ impl Job {
             index: self.index,
             result,
         });
-        self.wake.raise();
+    }
+}
+
+struct WakeOnDrop(Arc<EventFd>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.raise();
     }
 }
 
@@ -698,6 +725,7 @@ impl Signals {
             // most its size into it.
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
             let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            // SAFETY: reads at most `size` bytes into `info`.
             let n = unsafe {
                 libc::read(
                     self.fd.as_raw_fd(),
