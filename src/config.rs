@@ -244,6 +244,12 @@ impl Settings {
                 }
                 self.check_interval = Some(s);
             }
+            "" => {
+                return Err(InputError::new(
+                    "key",
+                    "is empty: every setting needs a name",
+                ))
+            }
             _ => {
                 return Err(InputError::new(
                     key,

@@ -1,0 +1,38 @@
+//! Configuration: JSON config files and key/value settings (as from flags or
+//! the C ABI) are refused or accepted, never a panic; a refusal names a key.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mtgsy_ddns::config::{Settings, KEYS};
+
+/// Keys that read files (or stdin): not exercised here.
+const FILE_KEYS: &[&str] = &["password_file", "ca_file"];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, rest)) = data.split_first() else { return };
+    let text = String::from_utf8_lossy(rest);
+    let mut settings = Settings::default();
+    if selector & 1 == 0 {
+        // A JSON config file.
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+        if map.keys().any(|k| FILE_KEYS.contains(&k.as_str())) {
+            return;
+        }
+        if let Err(e) = settings.merge_json(&map) {
+            assert!(!e.field().is_empty());
+            return;
+        }
+    } else {
+        // Key/value pairs separated by NUL bytes, keys picked from the list.
+        for (i, value) in text.split('\0').enumerate() {
+            let key = KEYS[(usize::from(selector) + i) % KEYS.len()];
+            if FILE_KEYS.contains(&key) {
+                continue;
+            }
+            if let Err(e) = settings.set(key, value) {
+                assert_eq!(e.field(), key);
+            }
+        }
+    }
+    let _ = settings.resolve();
+});
