@@ -157,7 +157,15 @@ pub fn run(
     );
 
     // Record the attempt first: if this cannot be written, nothing is sent.
-    store.put(host, &config.username, record.attempting(ip, opts.now))?;
+    store
+        .put(host, &config.username, record.attempting(ip, opts.now))
+        .map_err(|e| match e {
+            Error::State { path, what } => Error::State {
+                path,
+                what: format!("{what}; the attempt cannot be recorded, so nothing was sent"),
+            },
+            other => other,
+        })?;
     log(Level::Debug, &format!("GET {}", request.masked_url()));
     let sent = transport.send(&request);
 
