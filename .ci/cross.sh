@@ -14,6 +14,11 @@
 #   /var/cache/mtgsy-ddns/target-cross   cargo target dir (std + deps per target)
 #   /var/cache/mtgsy-ddns/zig            zig's cache (its musl per target)
 # Override with MTGSY_CROSS_CACHE=DIR. Jobs: CARGO_BUILD_JOBS (default 2).
+#
+# Budgets: a binary over its size budget, or an RSS over 2 MiB, fails the
+# run. MTGSY_SIZE_BUDGETS=report turns a size overrun into a printed
+# "OVER BUDGET" line instead (for landing other work while the bytes are
+# being cut); every other check still fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -113,8 +118,8 @@ for t in "${targets[@]}"; do
 		verdict="OVER BUDGET by $((size - max)) B"
 		failures=$((failures + 1))
 	fi
-	line=$(printf '%-32s %9d B  %6.3f MiB  budget %7d B  %s' "$t" "$size" \
-		"$(echo "$size / 1048576" | awk -v s="$size" '{printf "%.3f", s/1048576}')" "$max" "$verdict")
+	line=$(awk -v t="$t" -v s="$size" -v m="$max" -v v="$verdict" \
+		'BEGIN { printf "%-32s %9d B  %.3f MiB  budget %7d B (%.2f MiB)  %s", t, s, s / 1048576, m, m / 1048576, v }')
 	summary+=("$line")
 done
 printf '%s\n' "${summary[@]}"
@@ -143,15 +148,23 @@ MTGSY_PASSWORD=rss-secret /usr/bin/time -f %M -o "$work/rss" \
 [ "$(wc -l <"$work/requests")" -eq 1 ] || die "the RSS run did not send exactly one request"
 rss=$(tail -n 1 "$work/rss")
 echo "peak RSS: $rss KiB (budget $rss_budget KiB)"
+rss_failures=0
 if [ "$rss" -gt "$rss_budget" ]; then
 	echo "cross: peak RSS $rss KiB is over the $rss_budget KiB budget" >&2
-	failures=$((failures + 1))
+	rss_failures=1
 fi
 
 step "summary"
 printf '%s\n' "${summary[@]}"
 echo "x86_64 HTTPS update peak RSS: $rss KiB (budget $rss_budget KiB)"
-if [ "$failures" -gt 0 ]; then
-	die "$failures budget(s) exceeded (see above)"
+if [ "$rss_failures" -gt 0 ]; then
+	die "peak RSS over budget"
 fi
-echo "cross: all five targets built, static, within budget, smoke-tested ($(($(date +%s) - t0))s)"
+if [ "$failures" -gt 0 ]; then
+	if [ "${MTGSY_SIZE_BUDGETS:-enforce}" = report ]; then
+		echo "cross: WARNING: $failures binary(ies) over the size budget (MTGSY_SIZE_BUDGETS=report: not failing)" >&2
+	else
+		die "$failures binary(ies) over the size budget (see above)"
+	fi
+fi
+echo "cross: all five targets built, static, size-checked, smoke-tested under qemu ($(($(date +%s) - t0))s)"
