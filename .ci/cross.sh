@@ -60,11 +60,11 @@ rustup component list --toolchain nightly --installed | grep -q '^rust-src' ||
 python3 -m ziglang version >/dev/null 2>&1 ||
 	python3 -m pip install -q "ziglang==$ZIGLANG_VERSION"
 python3 -m ziglang version >/dev/null || die "zig (python3 -m ziglang) does not run"
-if ! cargo zigbuild --version 2>/dev/null | grep -q "$CARGO_ZIGBUILD_VERSION"; then
+if ! cargo-zigbuild --version 2>/dev/null | grep -q "$CARGO_ZIGBUILD_VERSION"; then
 	nice -n 10 cargo install -q --locked -j "${CARGO_BUILD_JOBS:-2}" \
 		cargo-zigbuild --version "$CARGO_ZIGBUILD_VERSION"
 fi
-echo "nightly: $(rustc +nightly --version); zig $(python3 -m ziglang version); $(cargo zigbuild --version)"
+echo "nightly: $(rustc +nightly --version); zig $(python3 -m ziglang version); $(cargo-zigbuild --version)"
 
 # ------------------------------------------------------------------ build
 targets=(
@@ -80,13 +80,14 @@ for t in "${targets[@]}"; do
 done
 
 # ------------------------------------------------------------------ checks
-# budgets in bytes of the stripped static binary (1 MiB = 1048576 B): the
-# issue's 1.0 MiB for mipsel and x86_64 and 0.85 MiB for armv7; aarch64 and
-# mips are held to 1.0 MiB too.
+# budgets in bytes of the stripped static binary (1 MiB = 1048576 B): 1.0
+# MiB for mipsel and x86_64, 0.85 MiB for armv7. aarch64 and mips have none
+# of their own (their sizes follow x86_64's and mipsel's); they are printed.
 budget() {
 	case "$1" in
 	armv7-*) echo 891289 ;;
-	*) echo 1048576 ;;
+	mipsel-* | x86_64-*) echo 1048576 ;;
+	*) echo 0 ;;
 	esac
 }
 machine() {
@@ -114,7 +115,9 @@ for t in "${targets[@]}"; do
 	size=$(stat -c %s "$bin")
 	max=$(budget "$t")
 	verdict=ok
-	if [ "$size" -gt "$max" ]; then
+	if [ "$max" -eq 0 ]; then
+		verdict="(no budget)"
+	elif [ "$size" -gt "$max" ]; then
 		verdict="OVER BUDGET by $((size - max)) B"
 		failures=$((failures + 1))
 	fi

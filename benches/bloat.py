@@ -23,12 +23,17 @@ def crate_of(name):
         n = n[1:]
     n = n.lstrip("&*").replace("mut ", "").replace("dyn ", "").replace("const ", "")
     if "::" not in n:
-        return "C (musl, compiler-rt)"
+        return "C (musl libc, ring C, compiler-rt)"
     first = n.split("::", 1)[0].strip()
     first = re.sub(r"[^A-Za-z0-9_].*", "", first)
+    if not first:
+        return "std (core)"
+    if first in ("str", "char", "bool", "u8", "u16", "u32", "u64", "u128", "usize",
+                 "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64", "", "["):
+        return "std (core)"
     if first in ("core", "alloc", "std", "std_detect", "compiler_builtins", "panic_abort", "rustc_demangle", "addr2line", "gimli", "object", "miniz_oxide", "adler2", "hashbrown"):
         return "std (" + first + ")" if first != "std" else "std"
-    return first or "?"
+    return first
 
 
 def main():
