@@ -32,23 +32,11 @@ impl Client {
     }
 
     fn run_with(&self, password: &str, now: i64, ip: &str, extra: &[&str]) -> (i32, Value, String) {
-        let mut c = cmd();
-        c.args([
-            "update",
-            "--username",
-            "user@example.com",
-            "--allow-http",
-            "--json",
-            "--ip",
-            ip,
-        ])
-        .arg("--server")
-        .arg(self.server.url())
-        .arg("--state")
-        .arg(self.state())
-        .args(extra)
-        .env("MTGSY_PASSWORD", password)
-        .env("MTGSY_DDNS_NOW", now.to_string());
+        let mut c = update_cmd(&self.server.url(), &self.state());
+        c.args(["--allow-http", "--json", "--ip", ip])
+            .args(extra)
+            .env("MTGSY_PASSWORD", password)
+            .env("MTGSY_DDNS_NOW", now.to_string());
         let (code, out, err) = texts(&run(c));
         let json = serde_json::from_str(out.trim())
             .unwrap_or_else(|e| panic!("stdout {out:?} is not JSON ({e}); stderr {err}"));
@@ -256,23 +244,10 @@ fn twenty_concurrent_runs_send_one_request() {
         .set_behaviour(Behaviour::Delay(std::time::Duration::from_millis(300)));
     let children: Vec<_> = (0..20)
         .map(|_| {
-            let mut cmd = cmd();
-            cmd.args([
-                "update",
-                "--username",
-                "user@example.com",
-                "--allow-http",
-                "--json",
-                "--ip",
-                "1.2.3.4",
-            ])
-            .arg("--server")
-            .arg(c.server.url())
-            .arg("--state")
-            .arg(c.state())
-            .env("MTGSY_PASSWORD", "pw")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+            let mut cmd = update_cmd(&c.server.url(), &c.state());
+            cmd.args(["--allow-http", "--json", "--ip", "1.2.3.4"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
             cmd.spawn().unwrap()
         })
         .collect();
@@ -328,21 +303,9 @@ fn state_file_is_0600_and_holds_no_password() {
 fn killed_mid_request_the_attempt_still_counts() {
     let c = Client::new("crash");
     c.server.set_behaviour(Behaviour::Hang);
-    let mut cmd = cmd();
-    cmd.args([
-        "update",
-        "--username",
-        "user@example.com",
-        "--allow-http",
-        "--ip",
-        "1.2.3.4",
-    ])
-    .arg("--server")
-    .arg(c.server.url())
-    .arg("--state")
-    .arg(c.state())
-    .env("MTGSY_PASSWORD", "pw")
-    .env("MTGSY_DDNS_NOW", T0.to_string());
+    let mut cmd = update_cmd(&c.server.url(), &c.state());
+    cmd.args(["--allow-http", "--ip", "1.2.3.4"])
+        .env("MTGSY_DDNS_NOW", T0.to_string());
     let mut child = cmd.spawn().unwrap();
     let start = std::time::Instant::now();
     while c.sent() == 0 {
@@ -379,20 +342,8 @@ fn unwritable_state_refuses_to_send() {
     // file even as root.
     let blocker = dir.join("state");
     std::fs::write(&blocker, "").unwrap();
-    let mut cmd = cmd();
-    cmd.args([
-        "update",
-        "--username",
-        "user@example.com",
-        "--allow-http",
-        "--ip",
-        "1.2.3.4",
-    ])
-    .arg("--server")
-    .arg(c.server.url())
-    .arg("--state")
-    .arg(blocker.join("state.json"))
-    .env("MTGSY_PASSWORD", "pw");
+    let mut cmd = update_cmd(&c.server.url(), &blocker.join("state.json"));
+    cmd.args(["--allow-http", "--ip", "1.2.3.4"]);
     let (code, _, err) = texts(&run(cmd));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("nothing was sent"), "{err}");

@@ -5,21 +5,10 @@ mod common;
 use common::*;
 
 fn update(server: &StubServer, state: &TempDir, extra: &[&str]) -> (i32, String, String) {
-    let mut c = cmd();
-    c.args([
-        "update",
-        "--username",
-        "user@example.com",
-        "--ip",
-        "1.2.3.4",
-        "--allow-http",
-    ])
-    .arg("--server")
-    .arg(server.url())
-    .arg("--state")
-    .arg(state.path().join("state.json"))
-    .args(extra)
-    .env("MTGSY_PASSWORD", "s3cret&pass word");
+    let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+    c.args(["--ip", "1.2.3.4", "--allow-http"])
+        .args(extra)
+        .env("MTGSY_PASSWORD", "s3cret&pass word");
     texts(&run(c))
 }
 
@@ -115,22 +104,10 @@ fn every_option_reaches_the_wire_in_order() {
 fn https_update_verifies_against_the_given_ca() {
     let server = StubServer::tls();
     let state = TempDir::new("wire-tls");
-    let mut c = cmd();
-    c.args([
-        "update",
-        "--username",
-        "user@example.com",
-        "--ip",
-        "1.2.3.4",
-        "--json",
-    ])
-    .arg("--server")
-    .arg(server.url())
-    .arg("--ca-file")
-    .arg(server.ca_pem_path())
-    .arg("--state")
-    .arg(state.path().join("state.json"))
-    .env("MTGSY_PASSWORD", "pw");
+    let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+    c.args(["--ip", "1.2.3.4", "--json"])
+        .arg("--ca-file")
+        .arg(server.ca_pem_path());
     let (code, out, err) = texts(&run(c));
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains("clear text"), "{err}");
@@ -144,22 +121,9 @@ fn https_update_verifies_against_the_given_ca() {
 fn https_with_unknown_ca_sends_nothing_and_backs_off() {
     let server = StubServer::tls();
     let state = TempDir::new("wire-badca");
-    let mut c = cmd();
-    // The built-in web PKI roots do not know the test CA.
-    c.args([
-        "update",
-        "--username",
-        "user@example.com",
-        "--ip",
-        "1.2.3.4",
-        "--json",
-    ])
-    .arg("--server")
-    .arg(server.url())
-    .arg("--state")
-    .arg(state.path().join("state.json"))
-    .env("MTGSY_PASSWORD", "pw")
-    .env("MTGSY_DDNS_NOW", "1800000000");
+    let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+    c.args(["--ip", "1.2.3.4", "--json"])
+        .env("MTGSY_DDNS_NOW", "1800000000");
     let (code, out, err) = texts(&run(c));
     assert_eq!(code, 4, "{out}{err}");
     assert!(
@@ -177,19 +141,8 @@ fn https_with_unknown_ca_sends_nothing_and_backs_off() {
 fn plain_http_is_refused_without_opt_in() {
     let server = StubServer::plain();
     let state = TempDir::new("wire-nohttp");
-    let mut c = cmd();
-    c.args([
-        "update",
-        "--username",
-        "user@example.com",
-        "--ip",
-        "1.2.3.4",
-    ])
-    .arg("--server")
-    .arg(server.url())
-    .arg("--state")
-    .arg(state.path().join("state.json"))
-    .env("MTGSY_PASSWORD", "pw");
+    let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+    c.args(["--ip", "1.2.3.4"]);
     let (code, _, err) = texts(&run(c));
     assert_eq!(code, 2);
     assert!(
@@ -229,21 +182,8 @@ fn reply_body_is_read_up_to_64_kib() {
     let server = StubServer::plain();
     server.set_behaviour(Behaviour::BigBody(4 << 20));
     let state = TempDir::new("wire-big");
-    let mut c = cmd();
-    c.args([
-        "update",
-        "--username",
-        "user@example.com",
-        "--ip",
-        "1.2.3.4",
-        "--allow-http",
-        "--json",
-    ])
-    .arg("--server")
-    .arg(server.url())
-    .arg("--state")
-    .arg(state.path().join("state.json"))
-    .env("MTGSY_PASSWORD", "pw");
+    let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+    c.args(["--ip", "1.2.3.4", "--allow-http", "--json"]);
     let out = run_with_rss(c);
     let (code, stdout, err) = texts(&out.0);
     assert_eq!(code, 0, "{stdout}{err}");
@@ -309,21 +249,11 @@ fn connection_refused_counts_as_unsent() {
         .unwrap()
         .port();
     let state = TempDir::new("wire-refused");
-    let mut c = cmd();
-    c.args([
-        "update",
-        "--username",
-        "user@example.com",
-        "--ip",
-        "1.2.3.4",
-        "--allow-http",
-        "--json",
-    ])
-    .arg("--server")
-    .arg(format!("http://127.0.0.1:{port}/dns/update.php"))
-    .arg("--state")
-    .arg(state.path().join("state.json"))
-    .env("MTGSY_PASSWORD", "pw");
+    let mut c = update_cmd(
+        &format!("http://127.0.0.1:{port}/dns/update.php"),
+        &state.path().join("state.json"),
+    );
+    c.args(["--ip", "1.2.3.4", "--allow-http", "--json"]);
     let (code, out, err) = texts(&run(c));
     assert_eq!(code, 4, "{out}{err}");
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();

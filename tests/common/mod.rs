@@ -427,6 +427,24 @@ pub fn cmd() -> Command {
     c
 }
 
+/// `mtgsy-ddns update` for `user@example.com` against `server_url`, with
+/// its state file at `state` and the password `pw` in the environment;
+/// callers add the rest (`--ip`, `--allow-http`, …). Later flags override.
+pub fn update_cmd(server_url: &str, state: &Path) -> Command {
+    let mut c = cmd();
+    c.args([
+        "update",
+        "--username",
+        "user@example.com",
+        "--server",
+        server_url,
+    ])
+    .arg("--state")
+    .arg(state)
+    .env("MTGSY_PASSWORD", "pw");
+    c
+}
+
 /// Runs a command to completion with a 60 s limit.
 pub fn run(mut c: Command) -> Output {
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
