@@ -56,6 +56,10 @@ rustup toolchain list | grep -q '^nightly' ||
 	rustup toolchain install nightly --profile minimal
 rustup component list --toolchain nightly --installed | grep -q '^rust-src' ||
 	rustup component add rust-src --toolchain nightly
+# x86_64 links with the musl (crt objects, libc.a) that ships in this
+# target's rust-std; the other four link with zig's musl.
+rustup target list --toolchain nightly --installed | grep -q '^x86_64-unknown-linux-musl$' ||
+	rustup target add x86_64-unknown-linux-musl --toolchain nightly
 
 python3 -m ziglang version >/dev/null 2>&1 ||
 	python3 -m pip install -q "ziglang==$ZIGLANG_VERSION"
