@@ -126,7 +126,8 @@ for t in "${targets[@]}"; do
 		failures=$((failures + 1))
 	fi
 	line=$(awk -v t="$t" -v s="$size" -v m="$max" -v v="$verdict" \
-		'BEGIN { printf "%-32s %9d B  %.3f MiB  budget %7d B (%.2f MiB)  %s", t, s, s / 1048576, m, m / 1048576, v }')
+		'BEGIN { b = m ? sprintf("budget %7d B (%.2f MiB)", m, m / 1048576) : "";
+			printf "%-32s %9d B  %.3f MiB  %-28s %s", t, s, s / 1048576, b, v }')
 	summary+=("$line")
 done
 printf '%s\n' "${summary[@]}"
