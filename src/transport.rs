@@ -99,6 +99,12 @@ impl HttpTransport {
             .timeout_resolve(Some(setup))
             .timeout_connect(Some(setup))
             .max_response_header_size(16 * 1024)
+            // ureq's 128 KiB default buffers are zero-filled on every
+            // connection: half of an update's instructions and 0.5 MiB of
+            // RSS. The longest valid request (every field at its bound,
+            // every byte encoded) is under 12 KiB; a reply head, 16 KiB.
+            .input_buffer_size(20 * 1024)
+            .output_buffer_size(16 * 1024)
             .max_idle_connections(0)
             .build();
         Ok(HttpTransport {

@@ -272,3 +272,36 @@ fn closed_after_request_counts_as_sent() {
     assert_eq!(json["sent"], true, "{json}");
     assert_eq!(json["retry_after_s"], 600);
 }
+
+#[test]
+fn longest_valid_request_goes_out_whole() {
+    let server = StubServer::plain();
+    let state = TempDir::new("wire-long");
+    let url = format!("http://example.com/{}", "/".repeat(2048 - 19));
+    let text = "&".repeat(512);
+    let user = format!("{}@example.com", "a".repeat(64));
+    let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+    c.args([
+        "--ip",
+        "1.2.3.4",
+        "--allow-http",
+        "--offline-url",
+        &url,
+        "--offline-text",
+        &text,
+    ])
+    .args([
+        "--username",
+        &user,
+        "--mx",
+        &format!("{}.example.com.", "m".repeat(63)),
+    ])
+    .env("MTGSY_PASSWORD", "%".repeat(256));
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{out}{err}");
+    let r = &server.requests()[0];
+    assert!(r.target.len() > 8_000, "{}", r.target.len());
+    assert_eq!(r.query("offlineurl").unwrap(), url);
+    assert_eq!(r.query("offlinetext").unwrap(), text);
+    assert_eq!(r.query("pass").unwrap(), "%".repeat(256));
+}
