@@ -174,6 +174,7 @@ pub fn run(
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let mut busy: Option<(usize, std::thread::JoinHandle<()>)> = None;
     let mut reload = false;
+    let mut release_pending = false;
     let mut buf = vec![0u8; NETLINK_BUF];
 
     loop {
@@ -224,6 +225,11 @@ pub fn run(
             }
         }
 
+        // Idle again after a check: hand the code it paged in (TLS, HTTP)
+        // back to the system until the next one.
+        if busy.is_none() && std::mem::take(&mut release_pending) {
+            release_code_pages();
+        }
         let timeout = match (&busy, schedule.next()) {
             (None, Some(at)) => {
                 at.saturating_sub(clock.ticks()).min(i32::MAX as u64) as libc::c_int
@@ -281,6 +287,7 @@ pub fn run(
             let mut answered = false;
             while let Ok(done) = done_rx.try_recv() {
                 answered = true;
+                release_pending = true;
                 if let Some((_, handle)) = busy.take() {
                     let _ = handle.join();
                 }
@@ -315,6 +322,53 @@ pub fn run(
                     schedule.finished(i, clock.ticks(), safety, None);
                 }
             }
+        }
+    }
+}
+
+/// Asks the kernel to reclaim the pages of this program's read-only file
+/// mappings (its code and constants). Between checks the watcher runs a few
+/// kilobytes of code; the rest — TLS, HTTP, JSON — was paged in by the last
+/// check and is read back from flash by the next one, every few minutes at
+/// most. Clean file pages cost nothing to drop. Kernels before 5.4 lack
+/// MADV_PAGEOUT and refuse it; then nothing changes.
+fn release_code_pages() {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for line in maps.lines() {
+        // start-end perms offset dev inode [path]
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms), Some(_), Some(_), Some(inode)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        if inode == "0" || !perms.starts_with('r') || perms.as_bytes().get(1) == Some(&b'w') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        // SAFETY: the range is one of this process's own mappings as the
+        // kernel lists it; MADV_PAGEOUT only drops clean pages, which are
+        // faulted back in from the file on the next access.
+        unsafe {
+            libc::madvise(
+                start as *mut libc::c_void,
+                end.saturating_sub(start),
+                libc::MADV_PAGEOUT,
+            );
         }
     }
 }
