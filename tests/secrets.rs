@@ -45,8 +45,8 @@ fn paths(url: &str, dead: &str) -> Vec<(&'static str, String)> {
         ("bad-input", format!("{base} --ip 1.2.3.4 --port 80 --syslog")),
         ("private-ip", format!("{base} --ip 10.0.0.1 --syslog")),
         ("refused", format!("update --username user@example.com --allow-http --state \"$D/state-$N.json\" --server {dead} --ip 1.2.3.4 -vv --syslog --json")),
-        ("status", format!("status --state \"$D/state-updated.json\" --json")),
-        ("status-text", format!("status --state \"$D/state-updated.json\"")),
+        ("status", "status --state \"$D/state-updated.json\" --json".to_string()),
+        ("status-text", "status --state \"$D/state-updated.json\"".to_string()),
     ]
 }
 
