@@ -5,6 +5,8 @@
 //! WAN side behind another NAT), so those ranges are refused unless the user
 //! opts in with `allow_private`.
 
+#![forbid(unsafe_code)]
+
 use std::net::Ipv4Addr;
 
 /// Why an address is not a public unicast address.

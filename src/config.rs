@@ -6,6 +6,8 @@
 //! a bad value is refused at once, naming the key. [`Settings::resolve`]
 //! then checks how the settings fit together and yields a [`Config`].
 
+#![forbid(unsafe_code)]
+
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -4,6 +4,8 @@
 //! can tell "fix your configuration" (2) from "try later" (3, 4) and from
 //! "the service said no" (5, 6).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::path::PathBuf;
 

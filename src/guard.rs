@@ -19,6 +19,8 @@
 //! - **Clock behind**: if the clock reads earlier than the last time the
 //!   record was written, nothing is sent until it catches up.
 
+#![forbid(unsafe_code)]
+
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};

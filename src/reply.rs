@@ -7,6 +7,8 @@
 //! is [`Verdict::Unconfirmed`]: it was sent and is recorded as registered,
 //! so it is never re-sent in a loop.
 
+#![forbid(unsafe_code)]
+
 /// What a reply means, grouped by whose move it is next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {

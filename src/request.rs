@@ -6,6 +6,8 @@
 //! understands. [`decode_query`] reverses the encoding; tests and fuzzing
 //! use it to prove `decode(build(x)) == x`.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::net::Ipv4Addr;
 

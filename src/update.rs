@@ -7,6 +7,8 @@
 //! lock is held until the outcome is written, so concurrent runs send one
 //! request and a crash mid-request still counts toward the floor.
 
+#![forbid(unsafe_code)]
+
 use std::net::{Ipv4Addr, ToSocketAddrs};
 
 use serde::Serialize;

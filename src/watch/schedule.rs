@@ -7,6 +7,8 @@
 //!   one timer that replaces polling while the 10-minute floor runs);
 //! - **safety**: the periodic re-check, `check_interval` after the last one.
 
+#![forbid(unsafe_code)]
+
 /// One host's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Timers {
