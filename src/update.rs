@@ -145,13 +145,11 @@ pub fn run(
     }
     let host = config.server.host();
     let mut record = store.get(host, &config.username);
-    if record == Record::default() {
-        seed_from_dns(config, ip, opts.now, &mut record, &mut log);
-    }
+    seed_empty_record(config, ip, opts.now, &mut record, &mut log);
 
     let reason = match guard::decide(&record, opts.now, &want) {
         Decision::Send(reason) => reason,
-        held => return Ok(held_outcome(held, ip, opts.now, &record)),
+        decision => return Ok(held(decision, ip, opts.now, &record)),
     };
     log(
         Level::Debug,
@@ -277,8 +275,9 @@ fn reply_outcome(verdict: Verdict, ip: Ipv4Addr, text: &str, status: u16) -> Out
     }
 }
 
-/// The outcome when the guard holds the request back.
-fn held_outcome(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outcome {
+/// The outcome [`run`] reports when the guard holds a request back (also
+/// for callers that run the guard themselves); `decision` is not a send.
+pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outcome {
     match decision {
         Decision::Unchanged { since } => {
             let since = since
@@ -376,9 +375,9 @@ fn dry_run(config: &Config, opts: &RunOptions, want: &Want, request: &request::R
             "the guard would send it ({})",
             describe_reason(reason, want.ip)
         ),
-        held => format!(
+        decision => format!(
             "the guard would not send it: {}",
-            held_outcome(held, want.ip, opts.now, &record).message
+            held(decision, want.ip, opts.now, &record).message
         ),
     };
     let mut o = Outcome::new(
@@ -445,10 +444,4 @@ pub fn seed_empty_record(
     if *record == Record::default() {
         seed_from_dns(config, ip, now, record, log);
     }
-}
-
-/// The outcome [`run`] reports when the guard holds a request back, for
-/// callers that run the guard themselves; `decision` is not a send.
-pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outcome {
-    held_outcome(decision, ip, now, record)
 }
