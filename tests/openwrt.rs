@@ -790,6 +790,25 @@ fn init_script_runs_one_watch_instance_per_enabled_section() {
         sb.path("state").is_dir(),
         "the state directory was not created"
     );
+    // The real binary accepts that command line: it starts watching and
+    // stops cleanly on SIGTERM, as procd would stop it.
+    let mut watch = Command::new(&argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .env("MTGSY_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(watch.try_wait().unwrap().is_none(), "watch exited at once");
+    // SIGTERM, as procd sends it.
+    let _ = Command::new("kill").arg(watch.id().to_string()).status();
+    let out = watch.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("watching 1 host(s)"), "{err}");
 }
 
 #[test]
