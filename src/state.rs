@@ -40,6 +40,13 @@ pub struct Entry {
     pub record: Record,
 }
 
+impl Entry {
+    /// Whether this entry is the record of `username` at `server`.
+    pub fn is_for(&self, server: &str, username: &str) -> bool {
+        self.server == server && self.username == username
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct StateData {
     version: u32,
@@ -110,7 +117,7 @@ impl Store {
         self.data
             .records
             .iter()
-            .find(|e| e.server == server && e.username == username)
+            .find(|e| e.is_for(server, username))
             .map(|e| e.record.clone())
             .unwrap_or_default()
     }
@@ -121,7 +128,7 @@ impl Store {
             .data
             .records
             .iter_mut()
-            .find(|e| e.server == server && e.username == username)
+            .find(|e| e.is_for(server, username))
         {
             Some(entry) => entry.record = record,
             None => self.data.records.push(Entry {

@@ -155,18 +155,18 @@ fn describe(e: ureq::Error) -> SendError {
         E::Rustls(e) => unsent(format!("TLS handshake failed: {e}")),
         E::Tls(e) => unsent(format!("TLS failed: {e}")),
         E::Pem(e) => unsent(format!("bad certificate data: {e}")),
-        E::Io(io) => match io.kind() {
-            _ if handshake_failure(&io).is_some() => unsent(format!(
-                "TLS handshake failed: {}",
-                handshake_failure(&io).unwrap_or_default()
-            )),
-            ErrorKind::ConnectionRefused => unsent("connection refused".into()),
-            ErrorKind::NotFound
-            | ErrorKind::AddrNotAvailable
-            | ErrorKind::NetworkUnreachable
-            | ErrorKind::HostUnreachable
-            | ErrorKind::NetworkDown => unsent(format!("cannot reach the server: {io}")),
-            _ => maybe(format!("connection failed: {io}")),
+        E::Io(io) => match (handshake_failure(&io), io.kind()) {
+            (Some(tls), _) => unsent(format!("TLS handshake failed: {tls}")),
+            (None, ErrorKind::ConnectionRefused) => unsent("connection refused".into()),
+            (
+                None,
+                ErrorKind::NotFound
+                | ErrorKind::AddrNotAvailable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkDown,
+            ) => unsent(format!("cannot reach the server: {io}")),
+            (None, _) => maybe(format!("connection failed: {io}")),
         },
         E::BadUri(_) | E::Http(_) => unsent("the request could not be formed".into()),
         other => maybe(format!("{other}")),

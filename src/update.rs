@@ -366,7 +366,7 @@ fn dry_run(config: &Config, opts: &RunOptions, want: &Want, request: &request::R
         .and_then(|entries| {
             entries
                 .into_iter()
-                .find(|e| e.server == config.server.host() && e.username == config.username)
+                .find(|e| e.is_for(config.server.host(), &config.username))
         })
         .map(|e| e.record)
         .unwrap_or_default();
