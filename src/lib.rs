@@ -16,7 +16,8 @@
 //! - [`state`]: the JSON state file, locked and written atomically.
 //! - [`detect`]: the current address from an interface, a web page or a
 //!   command.
-//! - [`transport`]: the only module with sockets (ureq + rustls on ring).
+//! - [`transport`]: the only module with sockets (ureq + rustls on ring);
+//!   [`crypto`] picks the TLS algorithms it offers.
 //! - [`config`]: settings by name (from JSON, flags or the C ABI) → [`Config`].
 //! - [`update`]: the cycle that ties them together; [`update::run`].
 //! - [`capi`]: the C ABI (`mtgsy_*`), a thin layer over the same code.
@@ -44,6 +45,7 @@
 pub mod addr;
 pub mod capi;
 pub mod config;
+pub mod crypto;
 pub mod detect;
 pub mod error;
 pub mod guard;

@@ -83,6 +83,7 @@ impl HttpTransport {
         };
         let tls = TlsConfig::builder()
             .provider(TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(crate::crypto::provider())
             .root_certs(roots)
             .build();
         // Connection setup (DNS, TCP, TLS) gets two thirds of the budget, so
