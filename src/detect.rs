@@ -142,7 +142,11 @@ pub fn interface_addresses(name: &str) -> std::io::Result<Vec<Ipv4Addr>> {
 }
 
 fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
+    // A public "what is my address" page: the web PKI roots, whatever
+    // `ca_file` says for the update server.
+    let tls = crate::transport::tls_config(ureq::tls::RootCerts::WebPki);
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
         .timeout_global(Some(timeout))
         .proxy(None)
         .max_redirects(3)

@@ -50,6 +50,16 @@ pub struct TransportConfig {
     pub ca_pem: Option<Vec<u8>>,
 }
 
+/// TLS settings for every HTTPS connection the client makes: rustls with
+/// the provider of [`crate::crypto`], trusting `roots`.
+pub(crate) fn tls_config(roots: ureq::tls::RootCerts) -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(crate::crypto::provider())
+        .root_certs(roots)
+        .build()
+}
+
 /// The real transport.
 pub struct HttpTransport {
     agent: ureq::Agent,
@@ -58,7 +68,7 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// Builds the agent. Fails when the CA bundle holds no certificate.
     pub fn new(config: &TransportConfig) -> Result<HttpTransport, InputError> {
-        use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+        use ureq::tls::RootCerts;
         let roots = match &config.ca_pem {
             None => RootCerts::WebPki,
             Some(pem) => {
@@ -81,11 +91,7 @@ impl HttpTransport {
                 RootCerts::Specific(Arc::new(certs))
             }
         };
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(crate::crypto::provider())
-            .root_certs(roots)
-            .build();
+        let tls = tls_config(roots);
         // Connection setup (DNS, TCP, TLS) gets two thirds of the budget, so
         // that a hang there is reported as "never reached the server".
         let setup = config.timeout.mul_f64(2.0 / 3.0);

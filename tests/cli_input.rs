@@ -501,3 +501,21 @@ fn address_from_web_page() {
         "the check-IP page gets no secrets"
     );
 }
+
+#[test]
+fn address_from_https_page_is_checked_against_the_web_pki() {
+    // The check-IP page's certificate comes from a test CA, which is not
+    // among the web PKI roots: the run must end with a clear certificate
+    // error (exit 4, nothing sent), not a crash.
+    let server = StubServer::plain();
+    let checkip = StubServer::tls();
+    let state = TempDir::new("detect-web-tls");
+    let mut c = base(&server, &state);
+    c.args(["--ip-source", "web", "--ip-url"])
+        .arg(checkip.url());
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("certificate"), "{err}");
+    assert_eq!(checkip.connections(), 1, "the TLS handshake was attempted");
+    assert_eq!(server.connections(), 0);
+}
