@@ -196,6 +196,9 @@ fn password_never_leaves_a_trace() {
         "syslog captured nothing: {syslog}"
     );
     assert!(syslog.contains("rejected"), "{syslog}");
+    // Facility daemon, the right severity, the program's name and pid.
+    assert!(syslog.contains("daemon.err mtgsy-ddns["), "{syslog}");
+    assert!(syslog.contains("daemon.info mtgsy-ddns["), "{syslog}");
     let cmdline = std::fs::read_to_string(d.join("cmdline")).unwrap();
     assert!(cmdline.contains("update --username"), "{cmdline}");
 

@@ -4,6 +4,7 @@
 
 mod args;
 mod output;
+mod syslog;
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};

@@ -1,37 +1,34 @@
 //! What the command prints: log lines on stderr (and syslog), the outcome
 //! on stdout, as text or one JSON object.
 
-use std::ffi::CString;
 use std::path::Path;
 
 use mtgsy_ddns::state::Entry;
 use mtgsy_ddns::update::{Level, Outcome};
 use mtgsy_ddns::{Error, Status};
 
+use crate::syslog::{Severity, Syslog};
+
 /// Prints messages; the library has already masked the password.
 pub struct Printer {
     verbose: u8,
-    syslog: bool,
+    syslog: Option<Syslog>,
 }
 
 impl Printer {
     /// A printer for a run with `-v` given `verbose` times.
     pub fn new(verbose: u8, syslog: bool) -> Printer {
-        if syslog {
-            // SAFETY: the ident is a static NUL-terminated string that
-            // lives for the whole process, as openlog requires.
-            unsafe {
-                libc::openlog(c"mtgsy-ddns".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON);
-            }
+        Printer {
+            verbose,
+            syslog: syslog.then(Syslog::open),
         }
-        Printer { verbose, syslog }
     }
 
     /// A printer for errors before options were read.
     pub fn stderr_only() -> Printer {
         Printer {
             verbose: 0,
-            syslog: false,
+            syslog: None,
         }
     }
 
@@ -56,18 +53,15 @@ impl Printer {
         }
     }
 
-    fn to_syslog(&self, level: Level, msg: &str) {
-        if !self.syslog {
-            return;
+    fn to_syslog(&mut self, level: Level, msg: &str) {
+        if let Some(syslog) = &mut self.syslog {
+            let severity = match level {
+                Level::Error => Severity::Error,
+                Level::Warn => Severity::Warning,
+                _ => Severity::Info,
+            };
+            syslog.send(severity, msg);
         }
-        let priority = match level {
-            Level::Error => libc::LOG_ERR,
-            Level::Warn => libc::LOG_WARNING,
-            _ => libc::LOG_INFO,
-        };
-        let line = CString::new(msg.replace('\0', " ")).unwrap_or_default();
-        // SAFETY: "%s" with one NUL-terminated string argument.
-        unsafe { libc::syslog(priority, c"%s".as_ptr(), line.as_ptr()) };
     }
 
     /// An error message.
