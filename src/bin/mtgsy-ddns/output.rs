@@ -49,11 +49,11 @@ impl Printer {
             eprintln!("mtgsy-ddns: {tag}{msg}");
         }
         if level != Level::Debug {
-            self.to_syslog(level, msg);
+            self.send_to_syslog(level, msg);
         }
     }
 
-    fn to_syslog(&mut self, level: Level, msg: &str) {
+    fn send_to_syslog(&mut self, level: Level, msg: &str) {
         if let Some(syslog) = &mut self.syslog {
             let severity = match level {
                 Level::Error => Severity::Error,
@@ -86,7 +86,7 @@ impl Printer {
             println!("{}", outcome.message);
         }
         if level == Level::Info {
-            self.to_syslog(level, &outcome.message);
+            self.send_to_syslog(level, &outcome.message);
         } else {
             self.log(level, &outcome.message);
         }
