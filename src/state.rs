@@ -25,8 +25,9 @@ pub const DEFAULT_STATE_PATH: &str = "/var/lib/mtgsy-ddns/state.json";
 /// Largest state file read; anything bigger is treated as corrupt.
 const MAX_STATE_BYTES: u64 = 1 << 20;
 
-/// The file format version written.
-const FORMAT_VERSION: u32 = 1;
+/// The file format version written. Version 2 nests each record under
+/// `"record"`; version 1 (flat entries) was never released.
+const FORMAT_VERSION: u32 = 2;
 
 /// One record with its key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,8 +36,9 @@ pub struct Entry {
     pub server: String,
     /// The user name.
     pub username: String,
-    /// What the guard remembers.
-    #[serde(flatten)]
+    /// What the guard remembers. Nested rather than flattened into the
+    /// entry: serde reads a flattened struct through a buffer of generic
+    /// values, which costs 7 KB of code.
     pub record: Record,
 }
 

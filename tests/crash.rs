@@ -75,10 +75,10 @@ fn sigkill_at_random_points_never_loses_an_attempt() {
             let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
                 panic!("run {i} (kill after {delay:?}): state is not valid JSON ({e}): {text:?}")
             });
-            assert_eq!(json["version"], 1, "run {i}");
+            assert_eq!(json["version"], 2, "run {i}");
             if reached {
                 assert_eq!(
-                    json["records"][0]["last_attempt_at"], T0,
+                    json["records"][0]["record"]["last_attempt_at"], T0,
                     "run {i}: the attempt was not counted: {text}"
                 );
                 counted += 1;
@@ -103,7 +103,10 @@ fn sigkill_at_random_points_never_loses_an_attempt() {
         let text = std::fs::read_to_string(&state)
             .unwrap_or_else(|_| panic!("run {i}: request reached the server, no state"));
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(json["records"][0]["last_attempt_at"], T0, "run {i}: {text}");
+        assert_eq!(
+            json["records"][0]["record"]["last_attempt_at"], T0,
+            "run {i}: {text}"
+        );
     }
     println!("crash: {kills} kills; {counted} requests reached the server, all counted; {before_request} killed before writing state");
     assert!(kills >= 250, "only {kills} runs were killed mid-way");

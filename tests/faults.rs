@@ -65,7 +65,7 @@ fn update(url: &str, state: &TempDir, extra: &[&str]) -> Run {
 fn state_record(state: &TempDir) -> Value {
     let v: Value =
         serde_json::from_slice(&std::fs::read(state.path().join("state.json")).unwrap()).unwrap();
-    v["records"][0].clone()
+    v["records"][0]["record"].clone()
 }
 
 /// Assert a failure that may have reached the server: exit 4, counted

@@ -142,9 +142,9 @@ fn unreachable_server_backs_off_60s_doubling() {
     let (code, j) = run(T0 + 180);
     assert_eq!((code, j["retry_after_s"].as_i64()), (4, Some(240)));
     let state = c.state_json();
-    assert_eq!(state["records"][0]["failures"], 3);
+    assert_eq!(state["records"][0]["record"]["failures"], 3);
     assert!(
-        state["records"][0]["last_attempt_at"].is_null(),
+        state["records"][0]["record"]["last_attempt_at"].is_null(),
         "nothing reached a server"
     );
 }
@@ -271,16 +271,19 @@ fn twenty_concurrent_runs_send_one_request() {
 #[test]
 fn corrupt_state_is_moved_aside_and_run_goes_on() {
     let c = Client::new("corrupt");
-    std::fs::write(c.state(), "{\"version\":1,\"records\":[{\"ser").unwrap();
+    std::fs::write(c.state(), "{\"version\":2,\"records\":[{\"ser").unwrap();
     let (code, j, err) = c.run_at(T0, "1.2.3.4", &[]);
     assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
     assert!(err.contains("corrupt"), "{err}");
     let aside = c.dir.path().join("state.json.corrupt");
     assert_eq!(
         std::fs::read_to_string(aside).unwrap(),
-        "{\"version\":1,\"records\":[{\"ser"
+        "{\"version\":2,\"records\":[{\"ser"
     );
-    assert_eq!(c.state_json()["records"][0]["registered_ip"], "1.2.3.4");
+    assert_eq!(
+        c.state_json()["records"][0]["record"]["registered_ip"],
+        "1.2.3.4"
+    );
 }
 
 #[test]
@@ -315,8 +318,8 @@ fn killed_mid_request_the_attempt_still_counts() {
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
     let state = c.state_json();
-    assert_eq!(state["records"][0]["last_result"], "pending");
-    assert_eq!(state["records"][0]["last_attempt_at"], T0);
+    assert_eq!(state["records"][0]["record"]["last_result"], "pending");
+    assert_eq!(state["records"][0]["record"]["last_attempt_at"], T0);
     c.server.set_reply(200, "800 OK");
     let (code, j, _) = c.run_at(T0 + 300, "1.2.3.4", &[]);
     assert_eq!(

@@ -185,7 +185,7 @@ fn run_case(seed: u64, dir: &std::path::Path) {
                 };
             }
             1 => {
-                let _ = std::fs::write(&state, b"{\"version\":1,\"rec");
+                let _ = std::fs::write(&state, b"{\"version\":2,\"rec");
                 model = Model {
                     reached: model.reached,
                     epoch: model.epoch + 1,

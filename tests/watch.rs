@@ -287,7 +287,7 @@ fn record(path: &Path, username: &str) -> serde_json::Value {
         .unwrap()
         .iter()
         .find(|r| r["username"] == username)
-        .unwrap_or_else(|| panic!("no record for {username}"))
+        .unwrap_or_else(|| panic!("no record for {username}"))["record"]
         .clone()
 }
 

@@ -117,8 +117,12 @@ pub fn print_status(path: &Path, entries: &[Entry], now: i64, json: bool) {
         let records: Vec<serde_json::Value> = entries
             .iter()
             .map(|e| {
-                let mut v = serde_json::to_value(e).unwrap_or_default();
+                // One flat object per host: the key, the record, and when
+                // the next request is allowed.
+                let mut v = serde_json::to_value(&e.record).unwrap_or_default();
                 if let Some(obj) = v.as_object_mut() {
+                    obj.insert("server".into(), e.server.clone().into());
+                    obj.insert("username".into(), e.username.clone().into());
                     obj.insert(
                         "next_allowed_at".into(),
                         serde_json::json!(e.record.next_allowed(now)),
