@@ -5,8 +5,7 @@
 
 use std::io::Read;
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::addr::AddressKind;
 use crate::error::Error;
@@ -171,40 +170,11 @@ fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
 }
 
 fn run_command(cmd: &str, timeout: Duration) -> Result<String, String> {
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
-    let mut stdout = child.stdout.take().ok_or("no stdout")?;
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = (&mut stdout)
-            .take(MAX_SOURCE_OUTPUT as u64)
-            .read_to_end(&mut out);
-        out
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("did not finish within {} s", timeout.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("waiting for it failed: {e}")),
-        }
-    };
-    let out = reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(format!("exited with {status}"));
+    let (exit, output) = crate::command::run_shell(cmd, timeout, MAX_SOURCE_OUTPUT)?;
+    if exit != crate::command::Exit::Code(0) {
+        return Err(format!("exited with {exit}"));
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(String::from_utf8_lossy(&output).into_owned())
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@
 
 pub mod addr;
 pub mod capi;
+mod command;
 pub mod config;
 pub mod crypto;
 pub mod detect;
