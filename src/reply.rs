@@ -100,7 +100,9 @@ fn leading_code(body: &str) -> Option<u32> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(trimmed.len());
     let digits = &trimmed[..end];
-    let glued = trimmed[end..].starts_with(|c: char| c.is_alphanumeric());
+    // A letter or digit, or any non-ASCII character (to be safe, without
+    // linking Unicode tables), makes the number part of a word.
+    let glued = trimmed[end..].starts_with(|c: char| c.is_ascii_alphanumeric() || !c.is_ascii());
     if digits.is_empty() || digits.len() > 6 || glued {
         return None;
     }
@@ -147,6 +149,8 @@ mod tests {
         code_100_balance: 200, "100 balance" => Rejected(_),
         code_8000_not_800: 200, "8000 things" => Unconfirmed,
         code_800x_not_code: 200, "800x" => Unconfirmed,
+        code_800_glued_to_non_ascii_not_code: 200, "800\u{e9}t\u{e9}" => Unconfirmed,
+        code_800_then_punctuation: 200, "800, OK." => Accepted,
         unknown_code_falls_to_keywords: 200, "999 blocked" => Blocked(_),
         keyword_blocked: 200, "Your account has been BLOCKED" => Blocked(_),
         keyword_abuse: 200, "abuse detected" => Blocked(_),
