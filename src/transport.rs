@@ -207,5 +207,21 @@ fn handshake_failure(io: &std::io::Error) -> Option<String> {
         ),
         _ => false,
     };
-    handshake_only.then(|| inner.to_string())
+    let no_common_algorithm = matches!(
+        inner,
+        R::PeerIncompatible(_) | R::AlertReceived(A::HandshakeFailure | A::InsufficientSecurity)
+    );
+    handshake_only.then(|| {
+        if no_common_algorithm {
+            format!("{inner}; {NO_COMMON_ALGORITHM_HINT}")
+        } else {
+            inner.to_string()
+        }
+    })
 }
+
+/// Added to handshake failures that mean "no algorithm in common".
+const NO_COMMON_ALGORITHM_HINT: &str = "the server and this client may share no \
+TLS algorithm: the client offers AES-GCM with P-256/P-384 key exchange and accepts \
+RSA and ECDSA certificates, not ChaCha20-only servers or Ed25519 certificates \
+(README, \"TLS\")";

@@ -273,3 +273,55 @@ fn plain_http_to_a_tls_port() {
     assert_failed_sent(&r, &state);
     bounded(&r);
 }
+
+/// The client's TLS algorithms are pruned (src/crypto.rs): every key type
+/// a public CA uses must still work, over TLS 1.3 and 1.2.
+#[test]
+fn rsa_and_p384_certificates_are_accepted() {
+    for (key, version) in [
+        (KeyKind::Rsa2048, None),
+        (KeyKind::Rsa2048, Some(12)),
+        (KeyKind::EcdsaP384, None),
+        (KeyKind::EcdsaP384, Some(12)),
+        (KeyKind::EcdsaP256, Some(12)),
+    ] {
+        let options = TlsOptions {
+            key,
+            only_version: version,
+            ..TlsOptions::default()
+        };
+        let (s, _state, r) = tls_update(options, "f-keys");
+        assert_eq!(r.code, 0, "{key:?} TLS {version:?}: {} {}", r.json, r.err);
+        assert_eq!(s.requests().len(), 1, "{key:?} TLS {version:?}");
+    }
+}
+
+/// What was pruned fails before anything is sent, with an error that
+/// names the cause.
+#[test]
+fn pruned_algorithms_fail_the_handshake_cleanly() {
+    let cases = [
+        (
+            TlsOptions {
+                key: KeyKind::Ed25519,
+                ..TlsOptions::default()
+            },
+            "Ed25519 certificates",
+        ),
+        (
+            TlsOptions {
+                only_chacha: true,
+                ..TlsOptions::default()
+            },
+            "ChaCha20-only servers",
+        ),
+    ];
+    for (options, says) in cases {
+        let what = format!("{options:?}");
+        let (s, state, r) = tls_update(options, "f-pruned");
+        assert_failed_unsent(&r, &state);
+        assert!(s.requests().is_empty(), "{what}");
+        assert!(r.err.contains(says), "{what}: {}", r.err);
+        bounded(&r);
+    }
+}

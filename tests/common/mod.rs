@@ -345,11 +345,53 @@ pub struct TlsOptions {
     pub expired: bool,
     /// Offer only this TLS version: 12 or 13 (default: both).
     pub only_version: Option<u8>,
+    /// The key type of the CA and the server (default: ECDSA P-256).
+    pub key: KeyKind,
+    /// Offer only the ChaCha20-Poly1305 cipher suites.
+    pub only_chacha: bool,
+}
+
+/// Key types for test certificates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ECDSA on P-256 (rcgen's default).
+    #[default]
+    EcdsaP256,
+    /// ECDSA on P-384.
+    EcdsaP384,
+    /// RSA, 2048 bits (made with the openssl command).
+    Rsa2048,
+    /// Ed25519.
+    Ed25519,
+}
+
+fn key_pair(kind: KeyKind) -> rcgen::KeyPair {
+    match kind {
+        KeyKind::EcdsaP256 => rcgen::KeyPair::generate().unwrap(),
+        KeyKind::EcdsaP384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap(),
+        KeyKind::Ed25519 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap(),
+        KeyKind::Rsa2048 => {
+            // ring cannot make RSA keys; openssl can.
+            let out = Command::new("openssl")
+                .args([
+                    "genpkey",
+                    "-algorithm",
+                    "RSA",
+                    "-pkeyopt",
+                    "rsa_keygen_bits:2048",
+                ])
+                .output()
+                .expect("the openssl command");
+            assert!(out.status.success(), "openssl genpkey failed");
+            let pem = String::from_utf8(out.stdout).unwrap();
+            rcgen::KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap()
+        }
+    }
 }
 
 fn tls_config(options: &TlsOptions) -> (Arc<rustls::ServerConfig>, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa};
+    let ca_key = key_pair(options.key);
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -365,9 +407,18 @@ fn tls_config(options: &TlsOptions) -> (Arc<rustls::ServerConfig>, String) {
         leaf_params.not_before = rcgen::date_time_ymd(2000, 1, 1);
         leaf_params.not_after = rcgen::date_time_ymd(2001, 1, 1);
     }
-    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_key = key_pair(options.key);
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    if options.only_chacha {
+        use rustls::crypto::ring::cipher_suite as cs;
+        provider.cipher_suites = vec![
+            cs::TLS13_CHACHA20_POLY1305_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ];
+    }
+    let provider = Arc::new(provider);
     let versions: &[&rustls::SupportedProtocolVersion] = match options.only_version {
         Some(12) => &[&rustls::version::TLS12],
         Some(13) => &[&rustls::version::TLS13],
