@@ -87,9 +87,11 @@ done
 # Two numbers per target, in bytes of the stripped static binary:
 #  - the budget (1.0 MiB for mipsel and x86_64, 0.85 MiB for armv7),
 #    reported as met or missed;
-#  - a ceiling a little above today's size, enforced, so that a regression
-#    fails CI even where the budget is not met yet (x86_64 and mipsel miss
-#    it: ring's P-256 table and ureq's HTTP stack; see benches/RESULTS.md).
+#  - a ceiling, enforced, so that a regression fails CI: the budget itself
+#    where it is met (armv7, mipsel, and mips, which is mipsel's code), and
+#    about 2.5 % above today's size elsewhere. x86_64 misses its budget by
+#    about 38 KB: ring's x86_64-only P-256 table is 151,552 B (see
+#    benches/RESULTS.md).
 budget() {
 	case "$1" in
 	armv7-*) echo 891289 ;;
@@ -99,10 +101,10 @@ budget() {
 }
 ceiling() {
 	case "$1" in
-	x86_64-*) echo 1310720 ;;  # 1.25 MiB
-	aarch64-*) echo 1101004 ;; # 1.05 MiB
-	armv7-*) echo 891289 ;;    # the budget itself: met
-	mipsel-* | mips-*) echo 1231028 ;; # 1.174 MiB
+	x86_64-*) echo 1114112 ;;  # 1.0625 MiB
+	aarch64-*) echo 969933 ;;  # 0.925 MiB
+	armv7-*) echo 891289 ;;    # the budget: met
+	mipsel-* | mips-*) echo 1048576 ;; # the budget: met
 	esac
 }
 machine() {

@@ -69,4 +69,17 @@ case "$out2" in *'"outcome":"unchanged"'*) ;; *) fail "second run was not 'uncha
 case "$out2" in *'"sent":false'*) ;; *) fail "second run claims it sent: $out2" ;; esac
 [ "$(count)" -eq 1 ] || fail "the guarded second run sent a request (server saw $(count))"
 
-echo "smoke[$target]: ok (HTTPS update sent 1 request; second run unchanged, sent nothing) via ${runner[*]:-native}"
+# The address command (posix_spawn of /bin/sh, output through a pipe), as
+# a dry run: the request it would send carries the command's address.
+set +e
+out3=$(MTGSY_PASSWORD=smoke-secret timeout 120 "${runner[@]}" "$bin" update \
+	--username smoke@example.com --ip-source command --allow-private \
+	--ip-command 'echo "current address: 198.51.100.23"' \
+	--server "https://127.0.0.1:$port/dns/update.php" \
+	--state "$work/state-cmd.json" --dry-run --json 2>"$work/err3"); rc3=$?
+set -e
+[ "$rc3" -eq 0 ] || fail "address-command dry run exited $rc3: $out3 $(cat "$work/err3")"
+case "$out3" in *'ip=198.51.100.23'*) ;; *) fail "dry run did not use the command's address: $out3" ;; esac
+[ "$(count)" -eq 1 ] || fail "the dry run sent a request (server saw $(count))"
+
+echo "smoke[$target]: ok (HTTPS update sent 1 request; second run unchanged, sent nothing; address command read) via ${runner[*]:-native}"

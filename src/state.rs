@@ -27,7 +27,7 @@ const MAX_STATE_BYTES: u64 = 1 << 20;
 
 /// The file format version written. Version 2 nests each record under
 /// `"record"`; version 1 (flat entries) was never released.
-const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One record with its key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
