@@ -12,6 +12,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config_file::{FileObject, FileValue};
 use crate::detect::AddressSource;
 use crate::error::InputError;
 use crate::guard::{DEFAULT_FORCE_INTERVAL_S, FLOOR_S};
@@ -262,29 +263,21 @@ impl Settings {
         Ok(())
     }
 
-    /// Sets every key of a JSON object (a config file). Strings, numbers and
-    /// booleans are accepted; `hosts` is skipped (watch mode reads it).
-    pub fn merge_json(
-        &mut self,
-        json: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(), InputError> {
-        for (key, value) in json {
-            if key == "hosts" {
-                continue;
-            }
-            let text = match value {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Null => continue,
-                _ => {
+    /// Sets every key of a config file's object (see [`crate::config_file`]);
+    /// `hosts` is skipped (watch mode reads it) and `null` leaves a key unset.
+    pub fn merge_file(&mut self, object: &FileObject) -> Result<(), InputError> {
+        for (key, value) in object {
+            match value {
+                _ if key == "hosts" => {}
+                FileValue::Null => {}
+                FileValue::Text(text) => self.set(key, text)?,
+                FileValue::Unusable => {
                     return Err(InputError::new(
                         key.as_str(),
-                        "must be a string, a number or true/false",
+                        "must be a string, a whole number or true/false",
                     ))
                 }
-            };
-            self.set(key, &text)?;
+            }
         }
         Ok(())
     }
@@ -541,21 +534,23 @@ mod tests {
 
     #[test]
     fn json_values_of_each_type() {
+        use crate::config_file::ConfigFile;
         let mut s = Settings::default();
-        let json: serde_json::Value = serde_json::json!({
-            "username": "u@example.com", "hb": 1, "allow_private": true, "port": 8080,
-            "timeout": 5, "hosts": [], "mx": null
-        });
-        s.merge_json(json.as_object().unwrap()).unwrap();
+        let file = ConfigFile::parse(
+            "c.json",
+            r#"{"username": "u@example.com", "hb": 1, "allow_private": true, "port": 8080,
+                "timeout": 5, "hosts": [], "mx": null}"#,
+        )
+        .unwrap();
+        s.merge_file(&file.settings).unwrap();
         assert_eq!(
             (s.hb, s.allow_private, s.port, s.timeout),
             (Some(true), true, Some(8080), Some(5))
         );
-        let bad = serde_json::json!({"port": [1]});
-        assert_eq!(
-            s.merge_json(bad.as_object().unwrap()).unwrap_err().field(),
-            "port"
-        );
+        for bad in [r#"{"port": [1]}"#, r#"{"port": {}}"#, r#"{"port": 80.5}"#] {
+            let file = ConfigFile::parse("c.json", bad).unwrap();
+            assert_eq!(s.merge_file(&file.settings).unwrap_err().field(), "port");
+        }
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //!   command.
 //! - [`transport`]: the only module with sockets (ureq + rustls on ring);
 //!   [`crypto`] picks the TLS algorithms it offers.
-//! - [`config`]: settings by name (from JSON, flags or the C ABI) → [`Config`].
+//! - [`config`]: settings by name (from JSON, flags or the C ABI) → [`Config`];
+//!   [`config_file`] reads the JSON config file.
 //! - [`update`]: the cycle that ties them together; [`update::run`].
 //! - [`capi`]: the C ABI (`mtgsy_*`), a thin layer over the same code.
 //!
@@ -46,6 +47,7 @@ pub mod addr;
 pub mod capi;
 mod command;
 pub mod config;
+pub mod config_file;
 pub mod crypto;
 pub mod detect;
 pub mod error;

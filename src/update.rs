@@ -53,7 +53,8 @@ pub struct RunOptions {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Outcome {
     /// `updated`, `unconfirmed`, `unchanged`, `deferred`, `failed`,
-    /// `rejected`, `blocked` or `dry-run`.
+    /// `rejected`, `blocked`, `dry-run`, or `invalid` (bad input, see
+    /// [`Outcome::from_error`]).
     pub outcome: &'static str,
     /// The address concerned.
     pub ip: Option<Ipv4Addr>,
@@ -76,6 +77,27 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome of a run that an error stopped before any request:
+    /// `invalid` for bad input (exit 2), `failed` otherwise.
+    pub fn from_error(error: &Error) -> Outcome {
+        let status = error.status();
+        Outcome {
+            outcome: if status == Status::BadInput {
+                "invalid"
+            } else {
+                "failed"
+            },
+            ip: None,
+            http_status: None,
+            reply: None,
+            retry_after_s: None,
+            sent: false,
+            message: error.to_string(),
+            request: None,
+            status,
+        }
+    }
+
     fn new(outcome: &'static str, status: Status, ip: Ipv4Addr, message: String) -> Outcome {
         Outcome {
             outcome,

@@ -215,12 +215,38 @@ fn config_file_keys_and_flag_override() {
     assert_eq!(code, 2);
     assert!(err.contains("config.json: port:"), "{err}");
 
-    std::fs::write(&config, "not json").unwrap();
-    let mut c = cmd();
-    c.args(["update", "--config"]).arg(&config);
-    let (code, _, err) = texts(&run(c));
-    assert_eq!(code, 2);
-    assert!(err.contains("config:") && err.contains("JSON"), "{err}");
+    // Values that are no setting's: refused by key, exit 2, and with
+    // --json an "invalid" outcome on stdout.
+    for value in ["[80]", "{\"n\": 80}", "80.5"] {
+        std::fs::write(
+            &config,
+            format!(r#"{{"username": "u@example.com", "port": {value}}}"#),
+        )
+        .unwrap();
+        let mut c = cmd();
+        c.args(["update", "--json", "--config"]).arg(&config);
+        let (code, out, err) = texts(&run(c));
+        assert_eq!(code, 2, "{value}");
+        assert!(
+            err.contains("config.json: port: must be a string, a whole number or true/false"),
+            "{value}: {err}"
+        );
+        let j: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(j["outcome"], "invalid", "{out}");
+        assert_eq!(j["sent"], false, "{out}");
+    }
+
+    for text in ["not json", "[1, 2]", "{\"port\": 80} trailing"] {
+        std::fs::write(&config, text).unwrap();
+        let mut c = cmd();
+        c.args(["update", "--config"]).arg(&config);
+        let (code, _, err) = texts(&run(c));
+        assert_eq!(code, 2, "{text}");
+        assert!(
+            err.contains("config:") && err.contains("JSON"),
+            "{text}: {err}"
+        );
+    }
     assert_eq!(server.requests().len(), 1);
 }
 

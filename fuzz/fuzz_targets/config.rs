@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mtgsy_ddns::config::{Settings, KEYS};
+use mtgsy_ddns::config_file::ConfigFile;
 
 /// Keys that read files (or stdin): not exercised here.
 const FILE_KEYS: &[&str] = &["password_file", "ca_file"];
@@ -14,11 +15,17 @@ fuzz_target!(|data: &[u8]| {
     let mut settings = Settings::default();
     if selector & 1 == 0 {
         // A JSON config file.
-        let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return };
-        if map.keys().any(|k| FILE_KEYS.contains(&k.as_str())) {
+        let file = match ConfigFile::parse("fuzz.json", &text) {
+            Ok(file) => file,
+            Err(e) => {
+                assert_eq!(e.field(), "config");
+                return;
+            }
+        };
+        if file.settings.iter().any(|(k, _)| FILE_KEYS.contains(&k.as_str())) {
             return;
         }
-        if let Err(e) = settings.merge_json(&map) {
+        if let Err(e) = settings.merge_file(&file.settings) {
             assert!(!e.field().is_empty());
             return;
         }

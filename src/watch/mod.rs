@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::config::{Config, Settings};
+use crate::config_file::{ConfigFile, Hosts};
 use crate::detect::AddressSource;
 use crate::error::{Error, InputError};
 use crate::request::Request;
@@ -64,26 +65,23 @@ const NETLINK_BUF: usize = 8192;
 /// With `interface` set and neither `ip` nor `ip_source`, the address comes
 /// from that interface. Two hosts for the same server and user name are
 /// refused: they would share one guard record.
-pub fn configs(
-    settings: &Settings,
-    file: Option<&serde_json::Value>,
-) -> Result<Vec<Config>, InputError> {
-    let hosts = file.and_then(|json| json.get("hosts"));
-    let configs = match hosts {
-        None | Some(serde_json::Value::Null) => vec![finish(settings.clone())?],
-        Some(serde_json::Value::Array(items)) if !items.is_empty() => {
+pub fn configs(settings: &Settings, file: Option<&ConfigFile>) -> Result<Vec<Config>, InputError> {
+    let configs = match file.and_then(|f| f.hosts.as_ref()) {
+        None => vec![finish(settings.clone())?],
+        Some(Hosts::List(items)) if !items.is_empty() => {
             let mut out = Vec::with_capacity(items.len());
             for (n, item) in items.iter().enumerate() {
                 let named = |e: InputError| {
                     InputError::new(format!("hosts[{n}].{}", e.field()), e.reason())
                 };
-                let object = item.as_object().ok_or_else(|| {
+                let object = item.as_ref().ok_or_else(|| {
                     InputError::new(
                         format!("hosts[{n}]"),
                         "must be an object with the same keys as the top level",
                     )
                 })?;
-                if object.contains_key("hosts") {
+                let has = |key: &str| object.iter().any(|(k, _)| k == key);
+                if has("hosts") {
                     return Err(InputError::new(
                         format!("hosts[{n}].hosts"),
                         "hosts cannot be nested",
@@ -91,13 +89,13 @@ pub fn configs(
                 }
                 let mut s = settings.clone();
                 // A host naming its own address source replaces the default one.
-                if object.contains_key("ip") {
+                if has("ip") {
                     s.ip_source = None;
                 }
-                if object.contains_key("ip_source") {
+                if has("ip_source") {
                     s.ip = None;
                 }
-                s.merge_json(object).map_err(named)?;
+                s.merge_file(object).map_err(named)?;
                 out.push(finish(s).map_err(named)?);
             }
             out
@@ -829,6 +827,11 @@ impl EventFd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A config file from a JSON value, as the CLI would read it.
+    fn file(json: &serde_json::Value) -> ConfigFile {
+        ConfigFile::parse("c.json", &json.to_string()).unwrap()
+    }
     use std::net::Ipv4Addr;
     use std::time::Duration;
 
@@ -860,7 +863,7 @@ mod tests {
                 {"username": "c.example.com", "ip": "1.2.3.4"},
             ]
         });
-        let c = configs(&s, Some(&json)).unwrap();
+        let c = configs(&s, Some(&file(&json))).unwrap();
         assert_eq!(c.len(), 3);
         assert_eq!(c[0].username, "a.example.com");
         assert_eq!(c[0].address, AddressSource::Interface("wan0".into()));
@@ -897,7 +900,7 @@ mod tests {
             ),
         ];
         for (json, field) in cases {
-            let e = configs(&s, Some(&json)).unwrap_err();
+            let e = configs(&s, Some(&file(&json))).unwrap_err();
             assert_eq!(e.field(), field, "{json} → {e}");
         }
         let e = configs(&base(), None).unwrap_err();
@@ -941,7 +944,7 @@ mod tests {
             {"username": "c.example.com", "ip": "1.2.3.4"},
             {"username": "d.example.com", "ip_source": "command", "ip_command": "echo 1.2.3.4"},
         ]});
-        let hosts = build_hosts(configs(&s, Some(&json)).unwrap()).unwrap();
+        let hosts = build_hosts(configs(&s, Some(&file(&json))).unwrap()).unwrap();
         let log: SharedLog = Arc::new(|_, _| {});
         let mut sched = Schedule::new(hosts.len(), 0);
         for i in 0..hosts.len() {

@@ -2,6 +2,7 @@
 //! config key `long_option`, so the library's [`Settings::set`] checks it.
 
 use mtgsy_ddns::config::{self, Settings};
+use mtgsy_ddns::config_file::ConfigFile;
 use mtgsy_ddns::InputError;
 
 /// What to do.
@@ -154,21 +155,17 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
 
 /// Builds the settings: config file, then MTGSY_USERNAME / MTGSY_PASSWORD,
 /// then the flags.
-pub fn settings(cli: &Cli) -> Result<(Settings, Option<serde_json::Value>), InputError> {
+pub fn settings(cli: &Cli) -> Result<(Settings, Option<ConfigFile>), InputError> {
     let mut settings = Settings::default();
-    let mut file_json = None;
+    let mut file = None;
     if let Some(path) = &cli.config_file {
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new("config", format!("cannot read {path}: {e}")))?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| InputError::new("config", format!("{path} is not valid JSON: {e}")))?;
-        let object = json.as_object().ok_or_else(|| {
-            InputError::new("config", format!("{path} must hold one JSON object"))
-        })?;
+        let parsed = ConfigFile::parse(path, &text)?;
         settings
-            .merge_json(object)
+            .merge_file(&parsed.settings)
             .map_err(|e| InputError::new(format!("{path}: {}", e.field()), e.reason()))?;
-        file_json = Some(json);
+        file = Some(parsed);
     }
     if let Ok(user) = std::env::var("MTGSY_USERNAME") {
         if !user.is_empty() {
@@ -187,7 +184,7 @@ pub fn settings(cli: &Cli) -> Result<(Settings, Option<serde_json::Value>), Inpu
     for (key, value) in &cli.flags {
         settings.set(key, value)?;
     }
-    Ok((settings, file_json))
+    Ok((settings, file))
 }
 
 #[cfg(test)]

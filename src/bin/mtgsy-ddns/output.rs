@@ -3,9 +3,11 @@
 
 use std::path::Path;
 
+use mtgsy_ddns::guard::Record;
 use mtgsy_ddns::state::Entry;
 use mtgsy_ddns::update::{Level, Outcome};
 use mtgsy_ddns::{Error, Status};
+use serde::Serialize;
 
 use crate::syslog::{Severity, Syslog};
 
@@ -78,10 +80,7 @@ impl Printer {
             _ => Level::Warn,
         };
         if json {
-            match serde_json::to_string(outcome) {
-                Ok(text) => println!("{text}"),
-                Err(e) => self.error(&format!("cannot encode the result: {e}")),
-            }
+            self.print_json(outcome);
         } else if level == Level::Info {
             println!("{}", outcome.message);
         }
@@ -92,47 +91,63 @@ impl Printer {
         }
     }
 
-    /// An error that stopped the run before any reply.
-    pub fn failure(&mut self, error: &Error, json: bool) {
-        let message = error.to_string();
-        if json {
-            let value = serde_json::json!({
-                "outcome": if error.status().code() == 2 { "invalid" } else { "failed" },
-                "ip": null,
-                "http_status": null,
-                "reply": null,
-                "retry_after_s": null,
-                "sent": false,
-                "message": message,
-            });
-            println!("{value}");
+    /// One outcome as one line of JSON on stdout.
+    fn print_json(&mut self, outcome: &Outcome) {
+        match serde_json::to_string(outcome) {
+            Ok(text) => println!("{text}"),
+            Err(e) => self.error(&format!("cannot encode the result: {e}")),
         }
-        self.error(&message);
     }
+
+    /// An error that stopped the run before any reply: on stderr (and
+    /// syslog), and with `--json` as an outcome on stdout.
+    pub fn failure(&mut self, error: &Error, json: bool) {
+        let outcome = Outcome::from_error(error);
+        if json {
+            self.print_json(&outcome);
+        }
+        self.error(&outcome.message);
+    }
+}
+
+/// `status --json`: the state file, the clock, and one flat object per host.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    state: String,
+    now: i64,
+    records: Vec<StatusRecord<'a>>,
+}
+
+/// A host's key, its record, and when the next request is allowed.
+#[derive(Serialize)]
+struct StatusRecord<'a> {
+    server: &'a str,
+    username: &'a str,
+    #[serde(flatten)]
+    record: &'a Record,
+    next_allowed_at: Option<i64>,
 }
 
 /// Prints the records of the state file at `path`.
 pub fn print_status(path: &Path, entries: &[Entry], now: i64, json: bool) {
     if json {
-        let records: Vec<serde_json::Value> = entries
-            .iter()
-            .map(|e| {
-                // One flat object per host: the key, the record, and when
-                // the next request is allowed.
-                let mut v = serde_json::to_value(&e.record).unwrap_or_default();
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert("server".into(), e.server.clone().into());
-                    obj.insert("username".into(), e.username.clone().into());
-                    obj.insert(
-                        "next_allowed_at".into(),
-                        serde_json::json!(e.record.next_allowed(now)),
-                    );
-                }
-                v
-            })
-            .collect();
-        let value = serde_json::json!({ "state": path.display().to_string(), "now": now, "records": records });
-        println!("{value}");
+        let status = StatusJson {
+            state: path.display().to_string(),
+            now,
+            records: entries
+                .iter()
+                .map(|e| StatusRecord {
+                    server: &e.server,
+                    username: &e.username,
+                    record: &e.record,
+                    next_allowed_at: e.record.next_allowed(now),
+                })
+                .collect(),
+        };
+        match serde_json::to_string(&status) {
+            Ok(text) => println!("{text}"),
+            Err(e) => Printer::stderr_only().error(&format!("cannot encode the state: {e}")),
+        }
         return;
     }
     if entries.is_empty() {
@@ -155,10 +170,11 @@ pub fn print_status(path: &Path, entries: &[Entry], now: i64, json: bool) {
         println!("  registered:         {}", ago(r.registered_at));
         println!("  last attempt:       {}", ago(r.last_attempt_at));
         if let Some(result) = r.last_result {
-            let result = serde_json::to_value(result).unwrap_or_default();
+            // The name the state file uses, without its JSON quotes.
+            let name = serde_json::to_string(&result).unwrap_or_default();
             println!(
                 "  last result:        {}{}",
-                result.as_str().unwrap_or("?"),
+                name.trim_matches('"'),
                 r.last_http_status
                     .map(|s| format!(" (HTTP {s})"))
                     .unwrap_or_default()
