@@ -53,7 +53,8 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// Parses the text of a config file named `path` (for messages).
     pub fn parse(path: &str, text: &str) -> Result<ConfigFile, InputError> {
-        let mut de = serde_json::Deserializer::from_str(text);
+        // From bytes, like the state file: one JSON reader linked, not two.
+        let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
         let file = (&mut de)
             .deserialize_any(TopVisitor)
             .and_then(|file| de.end().map(|()| file))
