@@ -56,7 +56,7 @@ impl ConfigFile {
         // From bytes, like the state file: one JSON reader linked, not two.
         let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
         let file = (&mut de)
-            .deserialize_any(TopVisitor)
+            .deserialize_any(ObjectVisitor { top_level: true })
             .and_then(|file| de.end().map(|()| file))
             .map_err(|e| InputError::new("config", format!("{path} is not valid JSON: {e}")))?;
         file.ok_or_else(|| InputError::new("config", format!("{path} must hold one JSON object")))
@@ -77,10 +77,14 @@ fn into_object(mut pairs: Vec<(String, FileValue)>) -> FileObject {
     out
 }
 
-/// The whole file: `Some` for an object, `None` for any other JSON value.
-struct TopVisitor;
+/// An object of settings: `Some` for a JSON object, `None` for any other
+/// value. At the top level, `hosts` is read as the list of hosts; inside a
+/// host it is an ordinary (unusable) value, so nesting can be refused.
+struct ObjectVisitor {
+    top_level: bool,
+}
 
-impl<'de> Visitor<'de> for TopVisitor {
+impl<'de> Visitor<'de> for ObjectVisitor {
     type Value = Option<ConfigFile>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -91,7 +95,7 @@ impl<'de> Visitor<'de> for TopVisitor {
         let mut settings = Vec::new();
         let mut hosts = None;
         while let Some(key) = map.next_key::<String>()? {
-            if key == "hosts" {
+            if self.top_level && key == "hosts" {
                 hosts = map.next_value_seed(HostsSeed)?;
             } else {
                 settings.push((key, map.next_value_seed(ValueSeed)?));
@@ -266,53 +270,8 @@ impl<'de> DeserializeSeed<'de> for HostSeed {
     type Value = Option<FileObject>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<FileObject>, D::Error> {
-        d.deserialize_any(HostVisitor)
-    }
-}
-
-struct HostVisitor;
-
-impl<'de> Visitor<'de> for HostVisitor {
-    type Value = Option<FileObject>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object of settings")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut pairs = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            pairs.push((key, map.next_value_seed(ValueSeed)?));
-        }
-        Ok(Some(into_object(pairs)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        ValueVisitor.visit_seq(seq).map(|_| None)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        let host = d.deserialize_any(ObjectVisitor { top_level: false })?;
+        Ok(host.map(|file| file.settings))
     }
 }
 
