@@ -144,14 +144,15 @@ fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
     // A public "what is my address" page: the web PKI roots, whatever
     // `ca_file` says for the update server.
     let tls = crate::transport::tls_config(ureq::tls::RootCerts::WebPki);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .timeout_global(Some(timeout))
-        .proxy(None)
-        .max_redirects(3)
-        .user_agent(crate::request::user_agent())
-        .build()
-        .into();
+    let agent = crate::transport::agent(
+        ureq::Agent::config_builder()
+            .tls_config(tls)
+            .timeout_global(Some(timeout))
+            .proxy(None)
+            .max_redirects(3)
+            .user_agent(crate::request::user_agent())
+            .build(),
+    );
     let mut response = agent
         .get(url)
         .call()

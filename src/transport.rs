@@ -60,6 +60,19 @@ pub(crate) fn tls_config(roots: ureq::tls::RootCerts) -> ureq::tls::TlsConfig {
         .build()
 }
 
+/// An agent whose connections are TCP, then rustls for `https`, and nothing
+/// else. ureq's default chain also links SOCKS and HTTP CONNECT proxy code
+/// that `proxy(None)` never runs. (This uses ureq's `unversioned` API, which
+/// may change in a minor release: Cargo.lock pins the version.)
+pub(crate) fn agent(config: ureq::config::Config) -> ureq::Agent {
+    use ureq::unversioned::resolver::DefaultResolver;
+    use ureq::unversioned::transport::{Connector, RustlsConnector, TcpConnector};
+    let connector = ()
+        .chain(TcpConnector::default())
+        .chain(RustlsConnector::default());
+    ureq::Agent::with_parts(config, connector, DefaultResolver::default())
+}
+
 /// The real transport.
 pub struct HttpTransport {
     agent: ureq::Agent,
@@ -115,7 +128,7 @@ impl HttpTransport {
             .max_idle_connections(0)
             .build();
         Ok(HttpTransport {
-            agent: agent_config.into(),
+            agent: agent(agent_config),
         })
     }
 }
