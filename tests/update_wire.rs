@@ -305,3 +305,25 @@ fn longest_valid_request_goes_out_whole() {
     assert_eq!(r.query("offlinetext").unwrap(), text);
     assert_eq!(r.query("pass").unwrap(), "%".repeat(256));
 }
+
+/// Proxy variables in the environment are ignored: the password in the
+/// query string must never be handed to a proxy the user did not choose.
+#[test]
+fn proxy_variables_are_ignored() {
+    let server = StubServer::plain();
+    let proxy = StubServer::plain();
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port());
+    let state = TempDir::new("wire-proxy");
+    let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+    c.args(["--ip", "1.2.3.4", "--allow-http"])
+        .env("MTGSY_PASSWORD", "s3cret")
+        .env("http_proxy", &proxy_url)
+        .env("HTTP_PROXY", &proxy_url)
+        .env("https_proxy", &proxy_url)
+        .env("HTTPS_PROXY", &proxy_url)
+        .env("ALL_PROXY", &proxy_url);
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(proxy.connections(), 0, "the proxy was contacted");
+}
