@@ -67,9 +67,7 @@ pub(crate) fn tls_config(roots: ureq::tls::RootCerts) -> ureq::tls::TlsConfig {
 pub(crate) fn agent(config: ureq::config::Config) -> ureq::Agent {
     use ureq::unversioned::resolver::DefaultResolver;
     use ureq::unversioned::transport::{Connector, RustlsConnector, TcpConnector};
-    let connector = ()
-        .chain(TcpConnector::default())
-        .chain(RustlsConnector::default());
+    let connector = ().chain(TcpConnector::default()).chain(RustlsConnector::default());
     ureq::Agent::with_parts(config, connector, DefaultResolver::default())
 }
 
