@@ -58,6 +58,7 @@ pub mod state;
 pub mod transport;
 pub mod update;
 pub mod watch;
+mod worker;
 
 pub use config::{Config, Settings};
 pub use error::{Error, InputError, Status};

@@ -6,7 +6,7 @@
 //! reply, sets `TCP_NODELAY`, and reports whether a failed request may have
 //! reached the server, which the rate guard must count.
 
-use std::io::Read;
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,10 +65,63 @@ pub(crate) fn tls_config(roots: ureq::tls::RootCerts) -> ureq::tls::TlsConfig {
 /// that `proxy(None)` never runs. (This uses ureq's `unversioned` API, which
 /// may change in a minor release: Cargo.lock pins the version.)
 pub(crate) fn agent(config: ureq::config::Config) -> ureq::Agent {
-    use ureq::unversioned::resolver::DefaultResolver;
     use ureq::unversioned::transport::{Connector, RustlsConnector, TcpConnector};
     let connector = ().chain(TcpConnector::default()).chain(RustlsConnector::default());
-    ureq::Agent::with_parts(config, connector, DefaultResolver::default())
+    ureq::Agent::with_parts(config, connector, Resolver)
+}
+
+/// Name lookups on a [`crate::worker`] thread, given up at ureq's deadline,
+/// as ureq's own resolver does with `std::thread` (which this binary does
+/// not link). A failed lookup is "host not found": nothing was sent.
+#[derive(Debug)]
+struct Resolver;
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        use std::net::ToSocketAddrs;
+        let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
+        // An IPv6 literal comes in brackets.
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        let lookup = move || {
+            (host.as_str(), port)
+                .to_socket_addrs()
+                .map(|addrs| addrs.collect::<Vec<_>>())
+        };
+        let found = if timeout.after.is_not_happening() {
+            lookup()
+        } else {
+            let worker = crate::worker::spawn(lookup).map_err(ureq::Error::Io)?;
+            if !worker.wait_timeout(*timeout.after) {
+                // Dropping the worker detaches it; the lookup ends on its own.
+                return Err(ureq::Error::Timeout(timeout.reason));
+            }
+            worker
+                .join()
+                .ok_or_else(|| io::Error::other("the name lookup failed"))
+                .and_then(|r| r)
+        };
+        let found = found.map_err(|_| ureq::Error::HostNotFound)?;
+        let mut out = self.empty();
+        for addr in config.ip_family().keep_wanted(found.into_iter()).take(16) {
+            out.push(addr);
+        }
+        if out.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(out)
+    }
 }
 
 /// The real transport.

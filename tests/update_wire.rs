@@ -327,3 +327,64 @@ fn proxy_variables_are_ignored() {
     assert_eq!(server.requests().len(), 1);
     assert_eq!(proxy.connections(), 0, "the proxy was contacted");
 }
+
+/// Host names are looked up (on a worker thread, with the deadline): a
+/// name that resolves reaches the server; one that does not fails before
+/// anything is sent, and says so.
+#[test]
+fn server_names_are_resolved_and_a_failed_lookup_sends_nothing() {
+    let server = StubServer::plain();
+    let state = TempDir::new("wire-dns");
+    let url = server.url().replace("127.0.0.1", "localhost");
+    let mut c = update_cmd(&url, &state.path().join("state.json"));
+    c.args(["--ip", "1.2.3.4", "--allow-http"])
+        .env("MTGSY_PASSWORD", "s3cret");
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(server.requests().len(), 1);
+
+    // The failing lookup runs in a private mount namespace whose
+    // resolv.conf names only 127.0.0.1, where no DNS server listens: no
+    // query leaves the machine.
+    let state = TempDir::new("wire-nodns");
+    let resolv = state.path().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    let mut c = std::process::Command::new("unshare");
+    c.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"",
+    ])
+    .arg(&resolv)
+    .arg(bin())
+    .args(["update", "--username", "user@example.com", "--server"])
+    .arg("http://no-such-host.invalid/dns/update.php")
+    .arg("--state")
+    .arg(state.path().join("state.json"))
+    .args([
+        "--ip",
+        "1.2.3.4",
+        "--allow-http",
+        "--json",
+        "--timeout",
+        "5",
+    ])
+    .env_clear()
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .env("MTGSY_PASSWORD", "s3cret")
+    .stdin(std::process::Stdio::null());
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(err.contains("server host name not found (DNS)"), "{err}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.path().join("state.json")).unwrap()).unwrap();
+    assert_eq!(
+        state["records"][0]["record"]["last_result"],
+        "failed_unsent"
+    );
+}

@@ -32,7 +32,6 @@ mod schedule;
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -43,6 +42,7 @@ use crate::error::{Error, InputError};
 use crate::request::Request;
 use crate::transport::{HttpReply, HttpTransport, SendError, Transport, TransportConfig};
 use crate::update::{self, Level, Outcome, RunOptions};
+use crate::worker::{self, Worker};
 
 use netlink::{Change, Message, Received};
 use schedule::Schedule;
@@ -169,8 +169,7 @@ pub fn run(
     announce(&hosts, &log);
     let mut schedule = Schedule::new(hosts.len(), clock.ticks());
     let fence = Arc::new(Mutex::new(()));
-    let (done_tx, done_rx) = mpsc::channel::<Done>();
-    let mut busy: Option<(usize, std::thread::JoinHandle<()>)> = None;
+    let mut busy: Option<(usize, Worker<Done>)> = None;
     let mut reload = false;
     let mut release_pending = false;
     let mut buf = vec![0u8; NETLINK_BUF];
@@ -205,14 +204,11 @@ pub fn run(
                     now: clock.wall(),
                     fence: fence.clone(),
                     log: log.clone(),
-                    done: done_tx.clone(),
-                    wake: wake.clone(),
                 };
-                match std::thread::Builder::new()
-                    .name("check".into())
-                    .spawn(move || job.run())
-                {
-                    Ok(handle) => busy = Some((i, handle)),
+                // The worker wakes the loop once its result is recorded.
+                let wake = wake.clone();
+                match worker::spawn_then(move || job.run(), move || wake.raise()) {
+                    Ok(w) => busy = Some((i, w)),
                     Err(e) => {
                         log(Level::Error, &format!("cannot start a check: {e}"));
                         let safety = clock.ms_for(hosts[i].config.check_interval.as_secs());
@@ -282,13 +278,22 @@ pub fn run(
 
         if fds[2].revents != 0 {
             wake.drain();
-            let mut answered = false;
-            while let Ok(done) = done_rx.try_recv() {
-                answered = true;
+            let finished = busy.take_if(|(_, w)| w.is_finished());
+            if let Some((i, worker)) = finished {
                 release_pending = true;
-                if let Some((_, handle)) = busy.take() {
-                    let _ = handle.join();
-                }
+                let Some(done) = worker.join() else {
+                    // A check that died without an answer (a bug): note it, go on.
+                    log(
+                        Level::Error,
+                        &format!(
+                            "{}: the check ended without a result (internal error); the next event or the safety net checks again",
+                            hosts[i].label
+                        ),
+                    );
+                    let safety = clock.ms_for(hosts[i].config.check_interval.as_secs());
+                    schedule.finished(i, clock.ticks(), safety, None);
+                    continue;
+                };
                 let host = &hosts[done.index];
                 let retry = report(host, &done.result, &log);
                 let safety = clock.ms_for(host.config.check_interval.as_secs());
@@ -303,21 +308,6 @@ pub fn run(
                             at.saturating_sub(clock.ticks())
                         ),
                     );
-                }
-            }
-            // A check that died without an answer (a bug): note it, go on.
-            if !answered {
-                if let Some((i, handle)) = busy.take_if(|(_, h)| h.is_finished()) {
-                    let _ = handle.join();
-                    log(
-                        Level::Error,
-                        &format!(
-                            "{}: the check ended without a result (internal error); the next event or the safety net checks again",
-                            hosts[i].label
-                        ),
-                    );
-                    let safety = clock.ms_for(hosts[i].config.check_interval.as_secs());
-                    schedule.finished(i, clock.ticks(), safety, None);
                 }
             }
         }
@@ -591,15 +581,13 @@ fn report(host: &Host, result: &Result<Outcome, Error>, log: &SharedLog) -> Opti
     }
 }
 
-/// One check, run on its own thread.
+/// One check, run on a [`worker`] thread.
 struct Job {
     index: usize,
     host: Host,
     now: i64,
     fence: Arc<Mutex<()>>,
     log: SharedLog,
-    done: mpsc::Sender<Done>,
-    wake: Arc<EventFd>,
 }
 
 struct Done {
@@ -608,9 +596,7 @@ struct Done {
 }
 
 impl Job {
-    fn run(self) {
-        // Wakes the loop when this thread ends, even by a panic.
-        let _wake_on_exit = WakeOnDrop(self.wake.clone());
+    fn run(self) -> Done {
         let fenced = Fenced {
             inner: &*self.host.transport,
             fence: &self.fence,
@@ -637,18 +623,10 @@ impl Job {
             log(level, &format!("{label}: {msg}"))
         });
         drop(fenced);
-        let _ = self.done.send(Done {
+        Done {
             index: self.index,
             result,
-        });
-    }
-}
-
-struct WakeOnDrop(Arc<EventFd>);
-
-impl Drop for WakeOnDrop {
-    fn drop(&mut self) {
-        self.0.raise();
+        }
     }
 }
 
