@@ -124,6 +124,7 @@ pub fn run(
     transport: &dyn Transport,
     log: Log<'_>,
 ) -> Result<Outcome, Error> {
+    let started = std::time::Instant::now();
     let secret = config.password.clone();
     let mut log = |level: Level, msg: &str| log(level, &secret.mask(msg));
 
@@ -167,11 +168,12 @@ pub fn run(
     }
     let host = config.server.host();
     let mut record = store.get(host, &config.username);
-    seed_empty_record(config, ip, opts.now, &mut record, &mut log);
+    let now = time_after_wait(opts.now, &record, started.elapsed());
+    seed_empty_record(config, ip, now, &mut record, &mut log);
 
-    let reason = match guard::decide(&record, opts.now, &want) {
+    let reason = match guard::decide(&record, now, &want) {
         Decision::Send(reason) => reason,
-        decision => return Ok(held(decision, ip, opts.now, &record)),
+        decision => return Ok(held(decision, ip, now, &record)),
     };
     log(
         Level::Debug,
@@ -180,7 +182,7 @@ pub fn run(
 
     // Record the attempt first: if this cannot be written, nothing is sent.
     store
-        .put(host, &config.username, record.attempting(ip, opts.now))
+        .put(host, &config.username, record.attempting(ip, now))
         .map_err(|e| match e {
             Error::State { path, what } => Error::State {
                 path,
@@ -225,7 +227,7 @@ pub fn run(
     outcome.sent = result != AttemptResult::FailedUnsent;
     outcome.request = Some(request.masked_url().to_string());
 
-    let mut concluded = record.concluded(ip, opts.now, result, want.credential);
+    let mut concluded = record.concluded(ip, now, result, want.credential);
     concluded.last_http_status = outcome.http_status;
     concluded.last_reply = outcome
         .reply
@@ -242,12 +244,30 @@ pub fn run(
         result,
         AttemptResult::FailedSent | AttemptResult::FailedUnsent
     ) {
-        outcome.retry_after_s = concluded.next_allowed(opts.now).map(|t| t - opts.now);
+        outcome.retry_after_s = concluded.next_allowed(now).map(|t| t - now);
     }
     if result == AttemptResult::Blocked {
-        outcome.retry_after_s = concluded.blocked_until.map(|t| t - opts.now);
+        outcome.retry_after_s = concluded.blocked_until.map(|t| t - now);
     }
     Ok(outcome)
+}
+
+/// The time to decide with, once the state lock is held. `now` was read
+/// before address detection and the wait for the lock; a run that got the
+/// lock first may have written this record since, with a later reading of
+/// the clock. Within the time that has passed (rounded up), that reading is
+/// the better one: taking it keeps the record from looking like a clock
+/// running behind. A record further ahead is left for the guard to refuse.
+fn time_after_wait(now: i64, record: &Record, waited: std::time::Duration) -> i64 {
+    let latest = now.saturating_add(
+        i64::try_from(waited.as_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_add(1),
+    );
+    match record.written_at {
+        Some(written) if written > now && written <= latest => written,
+        _ => now,
+    }
 }
 
 fn attempt_result(verdict: Verdict) -> AttemptResult {
@@ -465,5 +485,43 @@ pub fn seed_empty_record(
 ) {
     if *record == Record::default() {
         seed_from_dns(config, ip, now, record, log);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn written(at: Option<i64>) -> Record {
+        Record {
+            written_at: at,
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn a_record_written_during_the_wait_sets_the_time() {
+        let ms = Duration::from_millis;
+        // Written 1 s after our reading, within a wait of 0.3 s rounded up.
+        assert_eq!(time_after_wait(100, &written(Some(101)), ms(300)), 101);
+        assert_eq!(time_after_wait(100, &written(Some(103)), ms(2_500)), 103);
+        // Not ahead: our reading stands.
+        assert_eq!(time_after_wait(100, &written(Some(99)), ms(300)), 100);
+        assert_eq!(time_after_wait(100, &written(Some(100)), ms(0)), 100);
+        assert_eq!(time_after_wait(100, &written(None), ms(5_000)), 100);
+    }
+
+    #[test]
+    fn a_record_further_ahead_is_left_for_the_guard() {
+        let ms = Duration::from_millis;
+        // More ahead than the wait explains: a clock behind, which the
+        // guard refuses.
+        assert_eq!(time_after_wait(100, &written(Some(102)), ms(300)), 100);
+        assert_eq!(time_after_wait(100, &written(Some(3_700)), ms(2_000)), 100);
+        assert_eq!(
+            time_after_wait(i64::MAX, &written(Some(1)), Duration::MAX),
+            i64::MAX
+        );
     }
 }
