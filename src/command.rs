@@ -86,19 +86,23 @@ fn spawn_shell(command: &CString, stdout: &OwnedFd) -> io::Result<Child> {
         command.as_ptr(),
         std::ptr::null(),
     ];
+    let check = |rc: libc::c_int| match rc {
+        0 => Ok(()),
+        rc => Err(io::Error::from_raw_os_error(rc)),
+    };
     // SAFETY: the file actions and attributes are initialised before use
-    // and destroyed once; every pointer passed (paths, argv, environ) is a
-    // NUL-terminated string or a NULL-terminated array that outlives the
-    // call, and posix_spawn copies what it needs before returning.
+    // and destroyed once each; every pointer passed (paths, argv, environ)
+    // is a NUL-terminated string or a NULL-terminated array that outlives
+    // the call, and posix_spawn copies what it needs before returning.
     unsafe {
         let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        check(libc::posix_spawn_file_actions_init(&mut actions))?;
         let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
-        let mut rc = libc::posix_spawn_file_actions_init(&mut actions);
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
+        if let Err(e) = check(libc::posix_spawnattr_init(&mut attr)) {
+            libc::posix_spawn_file_actions_destroy(&mut actions);
+            return Err(e);
         }
-        rc = libc::posix_spawnattr_init(&mut attr);
-        if rc == 0 {
+        let spawned = (|| {
             let dev_null = c"/dev/null".as_ptr();
             let mut no_signals: libc::sigset_t = std::mem::zeroed();
             let mut sigpipe: libc::sigset_t = std::mem::zeroed();
@@ -106,50 +110,45 @@ fn spawn_shell(command: &CString, stdout: &OwnedFd) -> io::Result<Child> {
             libc::sigemptyset(&mut sigpipe);
             libc::sigaddset(&mut sigpipe, libc::SIGPIPE);
             let flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
-            for step in [
-                libc::posix_spawn_file_actions_addopen(
-                    &mut actions,
-                    0,
-                    dev_null,
-                    libc::O_RDONLY,
-                    0,
-                ),
-                libc::posix_spawn_file_actions_adddup2(&mut actions, stdout.as_raw_fd(), 1),
-                libc::posix_spawn_file_actions_addopen(
-                    &mut actions,
-                    2,
-                    dev_null,
-                    libc::O_WRONLY,
-                    0,
-                ),
-                libc::posix_spawnattr_setsigmask(&mut attr, &no_signals),
-                libc::posix_spawnattr_setsigdefault(&mut attr, &sigpipe),
-                libc::posix_spawnattr_setflags(&mut attr, flags as libc::c_short),
-            ] {
-                if rc == 0 {
-                    rc = step;
-                }
-            }
+            check(libc::posix_spawn_file_actions_addopen(
+                &mut actions,
+                0,
+                dev_null,
+                libc::O_RDONLY,
+                0,
+            ))?;
+            check(libc::posix_spawn_file_actions_adddup2(
+                &mut actions,
+                stdout.as_raw_fd(),
+                1,
+            ))?;
+            check(libc::posix_spawn_file_actions_addopen(
+                &mut actions,
+                2,
+                dev_null,
+                libc::O_WRONLY,
+                0,
+            ))?;
+            check(libc::posix_spawnattr_setsigmask(&mut attr, &no_signals))?;
+            check(libc::posix_spawnattr_setsigdefault(&mut attr, &sigpipe))?;
+            check(libc::posix_spawnattr_setflags(
+                &mut attr,
+                flags as libc::c_short,
+            ))?;
             let mut pid = 0;
-            if rc == 0 {
-                rc = libc::posix_spawn(
-                    &mut pid,
-                    c"/bin/sh".as_ptr(),
-                    &actions,
-                    &attr,
-                    argv.as_ptr() as *const *mut c_char,
-                    environ,
-                );
-            }
-            libc::posix_spawnattr_destroy(&mut attr);
-            libc::posix_spawn_file_actions_destroy(&mut actions);
-            if rc == 0 {
-                return Ok(Child { pid, reaped: false });
-            }
-        } else {
-            libc::posix_spawn_file_actions_destroy(&mut actions);
-        }
-        Err(io::Error::from_raw_os_error(rc))
+            check(libc::posix_spawn(
+                &mut pid,
+                c"/bin/sh".as_ptr(),
+                &actions,
+                &attr,
+                argv.as_ptr() as *const *mut c_char,
+                environ,
+            ))?;
+            Ok(Child { pid, reaped: false })
+        })();
+        libc::posix_spawnattr_destroy(&mut attr);
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        spawned
     }
 }
 

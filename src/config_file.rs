@@ -196,70 +196,61 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
-/// The `hosts` value: `None` for `null`.
+/// The `hosts` value: a list of hosts, `None` for `null`, and
+/// [`Hosts::NotAList`] for anything else.
 struct HostsSeed;
 
 impl<'de> DeserializeSeed<'de> for HostsSeed {
     type Value = Option<Hosts>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Hosts>, D::Error> {
-        match d.deserialize_any(ValueOrHostsVisitor)? {
-            Either::Hosts(list) => Ok(Some(Hosts::List(list))),
-            Either::Value(FileValue::Null) => Ok(None),
-            Either::Value(_) => Ok(Some(Hosts::NotAList)),
-        }
+        d.deserialize_any(HostsVisitor)
     }
 }
 
-enum Either {
-    Hosts(Vec<Option<FileObject>>),
-    Value(FileValue),
-}
+struct HostsVisitor;
 
-/// Like [`ValueVisitor`], but a list is read as host objects.
-struct ValueOrHostsVisitor;
-
-impl<'de> Visitor<'de> for ValueOrHostsVisitor {
-    type Value = Either;
+impl<'de> Visitor<'de> for HostsVisitor {
+    type Value = Option<Hosts>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of objects")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Either, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element_seed(HostSeed)? {
             items.push(item);
         }
-        Ok(Either::Hosts(items))
+        Ok(Some(Hosts::List(items)))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Either, A::Error> {
-        ValueVisitor.visit_map(map).map(Either::Value)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        ValueVisitor.visit_map(map).map(|_| Some(Hosts::NotAList))
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Either, E> {
-        Ok(Either::Value(FileValue::Unusable))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Some(Hosts::NotAList))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Either, E> {
-        Ok(Either::Value(FileValue::Unusable))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Some(Hosts::NotAList))
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Either, E> {
-        Ok(Either::Value(FileValue::Unusable))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Some(Hosts::NotAList))
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Either, E> {
-        Ok(Either::Value(FileValue::Unusable))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Some(Hosts::NotAList))
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Either, E> {
-        Ok(Either::Value(FileValue::Unusable))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Some(Hosts::NotAList))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Either, E> {
-        Ok(Either::Value(FileValue::Null))
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
     }
 }
 

@@ -81,27 +81,28 @@ impl Outcome {
     /// `invalid` for bad input (exit 2), `failed` otherwise.
     pub fn from_error(error: &Error) -> Outcome {
         let status = error.status();
-        Outcome {
-            outcome: if status == Status::BadInput {
-                "invalid"
-            } else {
-                "failed"
-            },
-            ip: None,
-            http_status: None,
-            reply: None,
-            retry_after_s: None,
-            sent: false,
-            message: error.to_string(),
-            request: None,
-            status,
-        }
+        let outcome = if status == Status::BadInput {
+            "invalid"
+        } else {
+            "failed"
+        };
+        Outcome::with_ip(outcome, status, None, error.to_string())
     }
 
     fn new(outcome: &'static str, status: Status, ip: Ipv4Addr, message: String) -> Outcome {
+        Outcome::with_ip(outcome, status, Some(ip), message)
+    }
+
+    /// An outcome with nothing sent and no reply yet.
+    fn with_ip(
+        outcome: &'static str,
+        status: Status,
+        ip: Option<Ipv4Addr>,
+        message: String,
+    ) -> Outcome {
         Outcome {
             outcome,
-            ip: Some(ip),
+            ip,
             http_status: None,
             reply: None,
             retry_after_s: None,
