@@ -125,6 +125,15 @@ fn parse_number<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Res
         .map_err(|_| InputError::new(key, format!("{value:?} is not {what}")))
 }
 
+/// The error for a key that names no setting (an empty one included).
+fn unknown_key(key: &str) -> InputError {
+    if key.is_empty() {
+        InputError::new("key", "is empty: every setting needs a name")
+    } else {
+        InputError::new(key, "is not a known setting (see --help for the list)")
+    }
+}
+
 fn non_empty(key: &str, value: &str) -> Result<String, InputError> {
     if value.is_empty() {
         Err(InputError::new(key, "is empty"))
@@ -247,18 +256,7 @@ impl Settings {
                 }
                 self.check_interval = Some(s);
             }
-            "" => {
-                return Err(InputError::new(
-                    "key",
-                    "is empty: every setting needs a name",
-                ))
-            }
-            _ => {
-                return Err(InputError::new(
-                    key,
-                    "is not a known setting (see --help for the list)",
-                ))
-            }
+            _ => return Err(unknown_key(key)),
         }
         Ok(())
     }
@@ -271,6 +269,9 @@ impl Settings {
                 _ if key == "hosts" => {}
                 FileValue::Null => {}
                 FileValue::Text(text) => self.set(key, text)?,
+                FileValue::Unusable if !KEYS.contains(&key.as_str()) => {
+                    return Err(unknown_key(key))
+                }
                 FileValue::Unusable => {
                     return Err(InputError::new(
                         key.as_str(),
@@ -550,6 +551,17 @@ mod tests {
         for bad in [r#"{"port": [1]}"#, r#"{"port": {}}"#, r#"{"port": 80.5}"#] {
             let file = ConfigFile::parse("c.json", bad).unwrap();
             assert_eq!(s.merge_file(&file.settings).unwrap_err().field(), "port");
+        }
+        // A key that names no setting is refused as such, whatever its
+        // value (found by the fuzzer: an empty key with a fraction).
+        for (bad, field) in [(r#"{"": 18.11}"#, "key"), (r#"{"colour": [1]}"#, "colour")] {
+            let file = ConfigFile::parse("c.json", bad).unwrap();
+            let e = s.merge_file(&file.settings).unwrap_err();
+            assert_eq!(e.field(), field, "{bad}");
+            assert!(
+                e.reason().contains("is empty") || e.reason().contains("not a known setting"),
+                "{bad}: {e}"
+            );
         }
     }
 
