@@ -67,12 +67,11 @@ fn ash() -> Command {
     let mut c = Command::new(busybox());
     c.arg("ash");
     // a clean environment: nothing from the developer's shell leaks in
-    c.env_clear()
-        .env(
-            "PATH",
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        )
-        .env("HOME", "/nonexistent");
+    // stand-ins of jsonfilter and logger come first on PATH
+    let mut path = std::ffi::OsString::from(fixtures().join("bin"));
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()));
+    c.env_clear().env("PATH", path).env("HOME", "/nonexistent");
     c
 }
 
@@ -180,6 +179,7 @@ fn run_provider(
         .env("MTGSY_TEST_LOG", sb.path("argv.log"))
         .env("MTGSY_DDNS_LIB", lib_dir())
         .env("MTGSY_DDNS_STATE", sb.path("state/state.json"))
+        .env("MTGSY_DDNS_RUNDIR", sb.path("varrun"))
         .env("MTGSY_DDNS_SERVER", server)
         .env("TEST_RUNDIR", sb.path("run"))
         .env("TEST_LOGFILE", sb.path("ddns.log"))
@@ -227,7 +227,23 @@ fn section<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     s
 }
 
-/// The password must reach the service, and never appear in argv or a log.
+/// The password file a call was given: 0600 in a 0700 directory, holding
+/// exactly the password.
+fn assert_password_file(argv: &[String]) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let file = PathBuf::from(
+        arg_after(argv, "--password-file")
+            .unwrap_or_else(|| panic!("no --password-file in {argv:?}")),
+    );
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&file), 0o600, "{}", file.display());
+    assert_eq!(mode(file.parent().unwrap()), 0o700, "{}", file.display());
+    assert_eq!(fs::read_to_string(&file).unwrap(), PASSWORD);
+    file
+}
+
+/// The password must reach the service, and never appear in argv, the
+/// environment or a log: the binary reads it from a 0600 file.
 fn assert_password_hidden(sb: &Sandbox) {
     for f in [
         "argv.log",
@@ -249,9 +265,10 @@ fn assert_password_hidden(sb: &Sandbox) {
             "password in argv: {argv:?}"
         );
         assert!(
-            *env,
-            "MTGSY_PASSWORD was not in the binary's environment: {argv:?}"
+            !*env,
+            "MTGSY_PASSWORD was in the binary's environment: {argv:?}"
         );
+        assert_password_file(argv);
     }
 }
 
@@ -430,13 +447,13 @@ fn provider_param_opt_words_reach_the_request() {
     let extra = [
         ("param_opt", opt),
         ("force_interval", "2"),
-        ("force_unit", "hours"),
+        ("force_unit", "days"),
     ];
     let r = run_provider(&sb, &stub.url(), &section(&extra), IP1, "update");
     assert_eq!(r.rc, 0, "{}\n{}", r.stdout, sb.read("ddns.log"));
     assert_eq!(
         arg_after(&sb.calls()[0].0, "--force-interval"),
-        Some("7200")
+        Some("172800")
     );
     let reqs = stub.requests();
     let q = |n: &str| reqs[0].query(n);
@@ -446,12 +463,21 @@ fn provider_param_opt_words_reach_the_request() {
     assert_eq!(q("offlinetext").as_deref(), Some("Back soon"));
     assert_eq!(q("mx").as_deref(), Some("mail.example.com."));
 
-    // below the service's 10-minute floor: raised, not refused
+    // below a day (unchanged updates more often count as abuse): raised
+    // with a note in ddns-scripts' log, not refused
     let sb = Sandbox::new("force-interval");
     let extra = [("force_interval", "1"), ("force_unit", "minutes")];
     let r = run_provider(&sb, &stub.url(), &section(&extra), IP1, "update");
     assert_eq!(r.rc, 0, "{}\n{}", r.stdout, sb.read("ddns.log"));
-    assert_eq!(arg_after(&sb.calls()[0].0, "--force-interval"), Some("600"));
+    assert_eq!(
+        arg_after(&sb.calls()[0].0, "--force-interval"),
+        Some("86400")
+    );
+    assert!(
+        sb.read("ddns.log").contains("4 mtgsy.net: force_interval raised to 24 hours"),
+        "{}",
+        sb.read("ddns.log")
+    );
 }
 
 #[test]
@@ -513,7 +539,27 @@ fn provider_https_with_cacert_and_no_clear_text() {
 
 // -------------------------------------------------------- the hotplug hook --
 
+/// Stand-ins of /etc/init.d/ddns and /etc/init.d/mtgsy-ddns answering
+/// `enabled` as given.
+fn write_initd(sb: &Sandbox, ddns: bool, own: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(sb.path("initd")).unwrap();
+    for (name, on) in [("ddns", ddns), ("mtgsy-ddns", own)] {
+        let p = sb.path(&format!("initd/{name}"));
+        fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = enabled ] && exit {}\nexit 0\n",
+                if on { 0 } else { 1 }
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
 fn write_hook_config(sb: &Sandbox, stub_url: &str) {
+    write_initd(sb, true, true);
     fs::write(
         sb.path("config/ddns"),
         format!(
@@ -567,6 +613,9 @@ fn run_hook(
         .env("MTGSY_DDNS_LIB", lib_dir())
         .env("MTGSY_DDNS_BIN", fixtures().join("record-argv.sh"))
         .env("MTGSY_DDNS_STATE", sb.path("state/state.json"))
+        .env("MTGSY_DDNS_RUNDIR", sb.path("varrun"))
+        .env("MTGSY_DDNS_INITD", sb.path("initd"))
+        .env("MTGSY_TEST_SYSLOG", sb.path("syslog"))
         .env("MTGSY_DDNS_SERVER", stub_url)
         .env("MTGSY_TEST_REAL", BIN)
         .env("MTGSY_TEST_LOG", sb.path("argv.log"))
@@ -645,7 +694,8 @@ fn assert_hook_updates_wan(vars: &[(&str, &str)], name: &str) {
 fn assert_password_hidden_calls(sb: &Sandbox) {
     assert!(!sb.read("argv.log").contains("s3cr3t"));
     for (argv, env) in sb.calls() {
-        assert!(env, "no MTGSY_PASSWORD for {argv:?}");
+        assert!(!env, "MTGSY_PASSWORD in the environment of {argv:?}");
+        assert_password_file(&argv);
     }
 }
 
@@ -723,6 +773,7 @@ fn run_init(config_dir: &Path, sb: &Sandbox) -> Vec<String> {
         .env("MTGSY_DDNS_LIB", lib_dir())
         .env("MTGSY_DDNS_BIN", BIN)
         .env("MTGSY_DDNS_STATE", sb.path("state/state.json"))
+        .env("MTGSY_DDNS_RUNDIR", sb.path("varrun"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -741,7 +792,7 @@ fn init_script_runs_one_watch_instance_per_enabled_section() {
         format!(
             "config service 'home'\n\toption enabled '1'\n\toption username 'home@example.com'\n\
              \toption password {pw}\n\toption ip_interface 'eth9'\n\toption hb '1'\n\
-             \toption check_interval '300'\n\toption lookup_host 'home.example.com'\n\n\
+             \toption check_interval '5'\n\toption lookup_host 'home.example.com'\n\n\
              config service 'off'\n\toption enabled '0'\n\toption username 'off@example.com'\n\
              \toption password 'x'\n\toption ip_interface 'eth9'\n",
             pw = sh_quote(PASSWORD)
@@ -774,11 +825,37 @@ fn init_script_runs_one_watch_instance_per_enabled_section() {
         argv.iter().all(|w| !w.contains("s3cr3t")),
         "password in the command: {argv:?}"
     );
+    // nothing of the password in procd's view (ubus call service list shows
+    // the command and the environment): a 0600 file instead
     assert!(
-        lines.contains(&format!("env MTGSY_PASSWORD={PASSWORD}")),
+        lines.iter().all(|l| !l.contains("s3cr3t")),
+        "password handed to procd: {lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.starts_with("env ")), "{lines:#?}");
+    let pass = assert_password_file(&argv);
+    assert_eq!(pass, sb.path("varrun/home.pass"));
+    // keeps retrying (retry 0 = no limit), one start a minute, and says so
+    assert!(
+        lines.contains(&"param respawn 3600 60 0".to_string()),
         "{lines:#?}"
     );
-    assert!(lines.iter().any(|l| l.starts_with("param respawn")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("logger daemon.info home: watching home@example.com")),
+        "{lines:#?}"
+    );
+    // one log path: the binary's own syslog, not procd's capture as well
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("param stdout") || l.starts_with("param stderr")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&"validation validate_mtgsy_section".to_string()),
+        "{lines:#?}"
+    );
     assert!(lines.contains(&"reload-trigger mtgsy-ddns".to_string()));
     assert!(
         lines
@@ -786,16 +863,17 @@ fn init_script_runs_one_watch_instance_per_enabled_section() {
             .any(|l| l.starts_with("interface-trigger interface.*.up wan ")),
         "{lines:#?}"
     );
-    assert!(
-        sb.path("state").is_dir(),
-        "the state directory was not created"
-    );
-    // The real binary accepts that command line: it starts watching and
-    // stops cleanly on SIGTERM, as procd would stop it.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(sb.path("state")).expect("the state directory was not created");
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o700);
+    }
+    // The real binary accepts that command line (the password from the
+    // file): it starts watching and stops cleanly on SIGTERM, as procd
+    // would stop it.
     let mut watch = Command::new(&argv[0])
         .args(&argv[1..])
         .env_clear()
-        .env("MTGSY_PASSWORD", PASSWORD)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

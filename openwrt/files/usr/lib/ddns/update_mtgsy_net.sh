@@ -10,16 +10,22 @@
 # the service's rules (at most one update per 10 minutes, no update that
 # changes nothing) in its state file, and classifies the reply.
 #
-# Section options used: username password domain lookup_host use_https cacert
-# param_opt force_interval force_unit, and the global upd_privateip.
+# Section options: the table in /usr/lib/mtgsy-ddns/common.sh (the same
+# names as ddns-scripts: username password domain lookup_host use_https cacert
+# param_opt force_interval force_unit ...), and the global upd_privateip.
 # param_opt holds key=value words: hb=0|1 stealth=0|1 port=N
 # offline_url=URL offline_text=TEXT (%20 for a space) mx=HOST. server=URL
+# (see openwrt/README.md for the escaping rules).
+#
+# The password reaches the binary through a 0600 file,
+# /var/run/mtgsy-ddns/ddns.<section>.pass, never through argv or the
+# environment.
 #
 # Return: 0 updated or nothing to do; 127 nothing sent (rate guard deferred,
 # bad input); 1 rejected, blocked or failed.
 
 local __mtgsy_lib="${MTGSY_DDNS_LIB:-/usr/lib/mtgsy-ddns}/common.sh"
-local __mtgsy_out __mtgsy_rc __mtgsy_outcome __mtgsy_msg __mtgsy_err
+local __mtgsy_out __mtgsy_rc __mtgsy_outcome __mtgsy_msg __mtgsy_err __mtgsy_user
 
 if [ ! -f "$__mtgsy_lib" ]; then
 	write_log 3 "mtgsy.net: '$__mtgsy_lib' is missing - reinstall the package mtgsy-ddns"
@@ -35,8 +41,9 @@ fi
 
 # --- use_api_check=1: the registered address is the one we last sent -------
 if [ "${GET_REGISTERED_IP:-0}" = 1 ]; then
+	__mtgsy_user="${username:-$domain}"
 	REGISTERED_IP="$("$MTGSY_BIN" status --state "$MTGSY_STATE" \
-		--username "${username:-$domain}" --registered-ip 2>/dev/null)"
+		--username "$__mtgsy_user" --registered-ip 2>/dev/null)"
 	if [ -n "$REGISTERED_IP" ]; then
 		write_log 7 "mtgsy.net: registered IP '$REGISTERED_IP' (from $MTGSY_STATE)"
 		return 0
@@ -50,7 +57,9 @@ if [ "${use_ipv6:-0}" = 1 ]; then
 	write_log 3 "mtgsy.net: the service updates IPv4 addresses only - set use_ipv6 to 0"
 	return 127
 fi
-if ! mtgsy_ddns_args update; then
+# ddns-scripts' global "allow private addresses" switch
+[ -n "$allow_private" ] || allow_private="${upd_privateip:-0}"
+if ! mtgsy_args update ddns || ! mtgsy_password_file "ddns.${SECTION_ID:-ddns}"; then
 	write_log 3 "mtgsy.net: $MTGSY_ERROR"
 	return 127
 fi
@@ -61,13 +70,13 @@ mtgsy_add --json
 eval "set -- $MTGSY_ARGS"
 
 write_log 7 "mtgsy.net: #> $MTGSY_BIN $*"
-__mtgsy_out="$(MTGSY_PASSWORD="$MTGSY_PASS" "$MTGSY_BIN" "$@" 2>"${ERRFILE:-/dev/null}")"
+__mtgsy_out="$("$MTGSY_BIN" "$@" 2>"${ERRFILE:-/dev/null}")"
 __mtgsy_rc=$?
 printf '%s\n' "$__mtgsy_out" >"${DATFILE:-/dev/null}"
 
-__mtgsy_outcome="$(mtgsy_json_get outcome "$__mtgsy_out")"
-__mtgsy_msg="$(mtgsy_json_get message "$__mtgsy_out")"
-[ -n "$__mtgsy_msg" ] || __mtgsy_msg="$(mtgsy_json_get reply "$__mtgsy_out")"
+__mtgsy_outcome="$(mtgsy_json @.outcome "$__mtgsy_out")"
+__mtgsy_msg="$(mtgsy_json @.message "$__mtgsy_out")"
+[ -n "$__mtgsy_msg" ] || __mtgsy_msg="$(mtgsy_json @.reply "$__mtgsy_out")"
 if [ -n "$ERRFILE" ] && [ -s "$ERRFILE" ]; then
 	__mtgsy_err="$(cat "$ERRFILE")"
 	write_log 7 "mtgsy.net: mtgsy-ddns said: $__mtgsy_err"

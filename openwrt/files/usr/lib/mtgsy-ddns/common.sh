@@ -4,24 +4,122 @@
 # (/etc/hotplug.d/iface/96-mtgsy-ddns) and the init script
 # (/etc/init.d/mtgsy-ddns).
 #
-# It turns a UCI section into the argument list of /usr/bin/mtgsy-ddns, in ONE
-# place. It only defines variables and functions: sourcing it twice is harmless.
+# It turns a UCI service section (of /etc/config/ddns or
+# /etc/config/mtgsy-ddns: both use the same option names) into the argument
+# list of /usr/bin/mtgsy-ddns, in ONE place, driven by ONE table
+# ($MTGSY_OPTIONS). It only defines variables and functions: sourcing it
+# twice is harmless.
 #
 # Arguments are collected, shell-quoted, in $MTGSY_ARGS; a caller runs
 #     eval "set -- $MTGSY_ARGS"
-#     MTGSY_PASSWORD="$MTGSY_PASS" "$MTGSY_BIN" "$@"
-# The password is never put into $MTGSY_ARGS: it reaches the binary through
-# the MTGSY_PASSWORD environment variable of that one child process only, so
-# it never shows up in argv (ps, /proc/PID/cmdline, logs).
+#     "$MTGSY_BIN" "$@"
+# The password never goes into $MTGSY_ARGS or the environment: it is written
+# to a 0600 file in a 0700 directory under /var/run (mtgsy_password_file), and
+# the binary reads it from there (--password-file). So it shows up neither in
+# argv (ps, /proc/PID/cmdline, logs) nor in procd's view of a service
+# (`ubus call service list` prints each instance's command and environment).
 #
 # Paths can be overridden from the environment (the tests do this); the
 # defaults are the router's paths.
 
 MTGSY_BIN="${MTGSY_DDNS_BIN:-/usr/bin/mtgsy-ddns}"
 # One state file for every caller (provider script, hook, daemon), on flash so
-# the 10-minute floor survives reboots. The binary writes it only when an
-# update is attempted.
+# the 10-minute floor survives reboots, and listed in
+# /lib/upgrade/keep.d/mtgsy-ddns so it survives a sysupgrade. It is the
+# binary's own default on OpenWrt; the binary writes it only when an update is
+# attempted.
 MTGSY_STATE="${MTGSY_DDNS_STATE:-/etc/mtgsy-ddns/state.json}"
+# Password files, one per section: tmpfs, 0700 directory, 0600 files.
+MTGSY_RUNDIR="${MTGSY_DDNS_RUNDIR:-/var/run/mtgsy-ddns}"
+# Init scripts of the two services (hotplug checks they are enabled).
+MTGSY_INITD="${MTGSY_DDNS_INITD:-/etc/init.d}"
+# A clock before this is not set yet (RTC-less boards before NTP): the release
+# date of this version, 2025-12-01 00:00 UTC. The hotplug hook also takes the
+# time stamp of this file (the package's build time) when it is newer.
+MTGSY_NOT_BEFORE="${MTGSY_DDNS_NOT_BEFORE:-1764547200}"
+
+# The options of a service section, and what each becomes. This table is the
+# one list: the init script validates a section with it (uci_load_validate,
+# column 2), the hotplug hook loads a section with it (config_get), the
+# provider script gets the same names as variables from ddns-scripts, and
+# mtgsy_args turns them into flags (column 3).
+#   column 1  UCI option name (also the shell variable)
+#   column 2  validation type for uci_load_validate, ':default' for the init
+#             script's own sections
+#   column 3  --flag VALUE when set; --flag=bool: --flag when true; '-': used
+#             by the code below (address, transport, intervals, password)
+#   column 4  p: may also be written as a key=value word in param_opt (the
+#             free-form "Optional Parameter" field of ddns-scripts and LuCI)
+MTGSY_OPTIONS='
+enabled         bool:0                                                -
+interface       string:wan                                            -
+username        string                                                -
+password        string                                                -
+domain          hostname                                              -
+lookup_host     hostname                                              -
+ip_source       or("network","interface","web","script","static"):interface  -
+ip_network      string                                                -
+ip_interface    string                                                -
+ip_url          string                                                -
+ip_script       string                                                -
+ip              ip4addr                                               -
+allow_private   bool:0                                                --allow-private=bool
+hb              or("0","1")                                           --hb            p
+stealth         or("0","1")                                           --stealth       p
+port            port                                                  --port          p
+offline_url     string                                                --offline-url   p
+offline_text    string                                                --offline-text  p
+mx              string                                                --mx            p
+server          string                                                -               p
+use_https       bool:1                                                -
+cacert          string                                                -
+timeout         uinteger                                              --timeout
+check_interval  uinteger:10                                           -
+check_unit      or("seconds","minutes","hours","days"):minutes        -
+force_interval  uinteger:72                                           -
+force_unit      or("seconds","minutes","hours","days"):hours          -
+param_opt       string                                                -
+'
+
+# The binary's floors: a forced resend of an unchanged address at most once a
+# day, a safety-net check at most once a minute.
+MTGSY_FORCE_MIN=86400
+MTGSY_CHECK_MIN=60
+
+# mtgsy_option_names: print the option names of the table, one per line.
+mtgsy_option_names() {
+	printf '%s\n' "$MTGSY_OPTIONS" | while read -r __n __rest; do
+		[ -n "$__n" ] && printf '%s\n' "$__n"
+	done
+}
+
+# mtgsy_validate_spec: print the table as uci_load_validate's arguments
+# (name:type[:default]), one per line.
+mtgsy_validate_spec() {
+	printf '%s\n' "$MTGSY_OPTIONS" | while read -r __n __t __rest; do
+		[ -n "$__n" ] && printf '%s:%s\n' "$__n" "$__t"
+	done
+}
+
+# mtgsy_load SECTION [defaults]: set a variable per option from a section
+# loaded with config_load. With "defaults", unset options take column 2's
+# default (an /etc/config/mtgsy-ddns section); without, they stay empty and
+# mtgsy_args applies ddns-scripts' defaults (an /etc/config/ddns section).
+mtgsy_load() {
+	local __n __t __d
+	# the table has no spaces inside a field: read it word by word
+	while read -r __n __t __d; do
+		[ -n "$__n" ] || continue
+		__d=""
+		if [ "$2" = defaults ]; then
+			__d="${__t##*:}"
+			[ "$__d" = "$__t" ] && __d=""
+		fi
+		config_get "$__n" "$1" "$__n" "$__d"
+	done <<EOF
+$MTGSY_OPTIONS
+EOF
+}
 
 # mtgsy_quote VALUE: print VALUE as one single-quoted shell word.
 mtgsy_quote() {
@@ -41,10 +139,18 @@ mtgsy_reset() {
 	MTGSY_ARGS=""
 	MTGSY_ERROR=""
 	MTGSY_NOTE=""
-	MTGSY_SERVER="${MTGSY_DDNS_SERVER:-}"
 	MTGSY_CLEARTEXT=0
 	MTGSY_PASS=""
 	MTGSY_USER=""
+	MTGSY_PASSFILE=""
+}
+
+# mtgsy_is_true VALUE: UCI's notion of a true boolean.
+mtgsy_is_true() {
+	case "$1" in
+		1|on|true|yes|enabled) return 0 ;;
+	esac
+	return 1
 }
 
 # mtgsy_urldecode VALUE: print VALUE with %XX sequences decoded (param_opt
@@ -76,12 +182,14 @@ mtgsy_urldecode() {
 }
 
 # mtgsy_param_opt "WORDS": ddns-scripts' free-form "Optional Parameter" field,
-# read as space-separated key=value words:
-#   hb=0|1 stealth=0|1 port=N offline_url=URL offline_text=TEXT mx=HOST.
-#   server=URL (another update URL, e.g. http://www.mtgsy.net:8147/dns/update.php)
-# Unknown keys are an error: nothing is sent for a section we do not understand.
+# read as space-separated key=value words. Each key is an option of the table
+# marked p (hb stealth port offline_url offline_text mx server); a word sets
+# that option's variable, over a value the section gave it. %XX in a value is
+# decoded. Unknown keys are an error: nothing is sent for a section we do not
+# understand.
 mtgsy_param_opt() {
-	local __word __key __val __noglob=0
+	local __word __key __val __noglob=0 __known
+	__known="$(printf '%s\n' "$MTGSY_OPTIONS" | awk '$4 == "p" { printf "%s ", $1 }')"
 	case "$-" in *f*) __noglob=1 ;; esac
 	set -f
 	for __word in $1; do
@@ -91,14 +199,15 @@ mtgsy_param_opt() {
 			MTGSY_ERROR="param_opt: '$__word' is not a key=value word"
 			break
 		fi
-		__val="$(mtgsy_urldecode "$__val")"
+		# the spellings of the request's own field names work too
 		case "$__key" in
-			hb|stealth|port|mx) mtgsy_add "--$__key" "$__val" ;;
-			offline_url|offline-url|offlineurl) mtgsy_add --offline-url "$__val" ;;
-			offline_text|offline-text|offlinetext) mtgsy_add --offline-text "$__val" ;;
-			server) MTGSY_SERVER="$__val" ;;
+			offline-url|offlineurl) __key=offline_url ;;
+			offline-text|offlinetext) __key=offline_text ;;
+		esac
+		case " $__known" in
+			*" $__key "*) eval "$__key=\$(mtgsy_urldecode \"\$__val\")" ;;
 			*)
-				MTGSY_ERROR="param_opt: unknown key '$__key' (known: hb stealth port offline_url offline_text mx server)"
+				MTGSY_ERROR="param_opt: unknown key '$__key' (known: ${__known% })"
 				break
 				;;
 		esac
@@ -107,19 +216,19 @@ mtgsy_param_opt() {
 	[ -z "$MTGSY_ERROR" ]
 }
 
-# mtgsy_server USE_HTTPS: add --server/--allow-http for $MTGSY_SERVER.
+# mtgsy_server: add --server/--allow-http for $server and $use_https.
 # Plain HTTP is used only when the user asked for an http:// server AND turned
 # HTTPS off (use_https=0); then $MTGSY_CLEARTEXT=1 and the caller must warn
 # that the password travels in clear text. With use_https=1 an http:// URL is
 # upgraded to https:// (as ddns-scripts does with its update_url). Without a
 # server the binary's default (https://www.mtgsy.net/dns/update.php) is used.
 mtgsy_server() {
-	local __https="${1:-0}"
-	case "$MTGSY_SERVER" in
+	local __srv="${server:-${MTGSY_DDNS_SERVER:-}}"
+	case "$__srv" in
 		"") return 0 ;;
 		[hH][tT][tT][pP]://*)
-			if [ "$__https" = 1 ]; then
-				MTGSY_SERVER="https://${MTGSY_SERVER#*://}"
+			if mtgsy_is_true "${use_https:-0}"; then
+				__srv="https://${__srv#*://}"
 			else
 				MTGSY_CLEARTEXT=1
 				mtgsy_add --allow-http
@@ -127,30 +236,31 @@ mtgsy_server() {
 			;;
 		[hH][tT][tT][pP][sS]://*) ;;
 		*)
-			MTGSY_ERROR="server '$MTGSY_SERVER' is not an http:// or https:// URL"
+			MTGSY_ERROR="server: '$__srv' is not an http:// or https:// URL"
 			return 1
 			;;
 	esac
-	mtgsy_add --server "$MTGSY_SERVER"
+	MTGSY_SERVER="$__srv"
+	mtgsy_add --server "$__srv"
 }
 
-# mtgsy_cacert VALUE: ddns-scripts' cacert option (a PEM file, a directory
-# holding ca-certificates.crt, or IGNORE).
+# mtgsy_cacert: ddns-scripts' cacert option (a PEM file, a directory holding
+# ca-certificates.crt, or IGNORE).
 mtgsy_cacert() {
-	case "$1" in
+	case "$cacert" in
 		"") ;;
 		IGNORE)
 			MTGSY_NOTE="cacert 'IGNORE' is not supported: the server certificate is always verified"
 			;;
 		*)
-			if [ -f "$1" ]; then
-				mtgsy_add --ca-file "$1"
-			elif [ -d "$1" ] && [ -f "$1/ca-certificates.crt" ]; then
-				mtgsy_add --ca-file "$1/ca-certificates.crt"
-			elif [ -d "$1" ]; then
-				MTGSY_NOTE="cacert '$1' is a directory without ca-certificates.crt: using the built-in roots"
+			if [ -f "$cacert" ]; then
+				mtgsy_add --ca-file "$cacert"
+			elif [ -d "$cacert" ] && [ -f "$cacert/ca-certificates.crt" ]; then
+				mtgsy_add --ca-file "$cacert/ca-certificates.crt"
+			elif [ -d "$cacert" ]; then
+				MTGSY_NOTE="cacert '$cacert' is a directory without ca-certificates.crt: using the built-in roots"
 			else
-				MTGSY_ERROR="cacert '$1': no such file"
+				MTGSY_ERROR="cacert: '$cacert': no such file"
 				return 1
 			fi
 			;;
@@ -159,92 +269,164 @@ mtgsy_cacert() {
 }
 
 # mtgsy_seconds VALUE UNIT: print VALUE UNIT in seconds (UNIT: seconds,
-# minutes, hours, days). Fails on a non-number.
+# minutes, hours, days, as ddns-scripts' *_unit options). Fails on a
+# non-number or an unknown unit.
 mtgsy_seconds() {
 	case "$1" in
 		""|*[!0-9]*) return 1 ;;
 	esac
+	# more than 9 digits would overflow a 32-bit shell's arithmetic
+	[ "${#1}" -le 9 ] || return 1
 	case "$2" in
 		days) echo $(($1 * 86400)) ;;
 		hours) echo $(($1 * 3600)) ;;
 		minutes) echo $(($1 * 60)) ;;
-		seconds|"") echo "$1" ;;
+		seconds) echo "$1" ;;
 		*) return 1 ;;
 	esac
 }
 
-# mtgsy_ddns_args COMMAND: build the arguments from the variables of a
-# ddns-scripts service section (username password domain lookup_host use_https
-# cacert param_opt force_interval force_unit upd_privateip), as ddns-scripts
-# sets them before it sources the provider script, or as the hotplug hook
-# loads them. The caller adds the address options.
+# mtgsy_interval NAME UNIT_DEFAULT: the seconds of option NAME_interval in
+# unit NAME_unit (ddns-scripts' pairs), in $MTGSY_SECS (empty when unset).
+mtgsy_interval() {
+	local __v __u
+	eval "__v=\${$1_interval}; __u=\${$1_unit:-$2}"
+	MTGSY_SECS=""
+	[ -n "$__v" ] || return 0
+	if ! MTGSY_SECS="$(mtgsy_seconds "$__v" "$__u")"; then
+		MTGSY_ERROR="$1_interval/$1_unit: '$__v $__u' is not a whole number of seconds, minutes, hours or days"
+		return 1
+	fi
+}
+
+# mtgsy_args COMMAND CONTEXT: build $MTGSY_ARGS from the option variables
+# (the table above). COMMAND is update or watch; CONTEXT is "ddns" for a
+# section of /etc/config/ddns (ddns-scripts' defaults and leniency: a force
+# interval below a day is raised to a day, with a note) or "own" for a section
+# of /etc/config/mtgsy-ddns (a force interval below a day is an error).
+# The caller adds the address options (mtgsy_ip_args, or --ip).
 #   username: the account e-mail (updates every domain of the account) or one
 #             dynamic domain name (updates that domain only); empty = domain.
 #   domain / lookup_host: the host name checked in DNS before sending.
-mtgsy_ddns_args() {
-	local __secs
+mtgsy_args() {
+	local __cmd="${1:-update}" __ctx="${2:-ddns}" __n __t __f __v
 	mtgsy_reset
 	MTGSY_USER="${username:-$domain}"
 	MTGSY_PASS="$password"
 	if [ -z "$MTGSY_USER" ]; then
-		MTGSY_ERROR="missing 'username' (the account e-mail or the dynamic domain name)"
+		MTGSY_ERROR="username: missing (the account e-mail or the dynamic domain name)"
 		return 1
 	fi
 	if [ -z "$MTGSY_PASS" ]; then
-		MTGSY_ERROR="missing 'password'"
+		MTGSY_ERROR="password: missing"
 		return 1
 	fi
-	mtgsy_add "${1:-update}" --state "$MTGSY_STATE" --username "$MTGSY_USER"
-	[ -n "${lookup_host:-$domain}" ] && mtgsy_add --lookup-host "${lookup_host:-$domain}"
-	mtgsy_param_opt "$param_opt" || return 1
-	mtgsy_cacert "$cacert" || return 1
-	mtgsy_server "${use_https:-0}" || return 1
-	[ "${upd_privateip:-0}" = 1 ] && mtgsy_add --allow-private
-	if [ -n "$force_interval" ] && [ "$force_interval" != 0 ]; then
-		if ! __secs="$(mtgsy_seconds "$force_interval" "${force_unit:-hours}")"; then
-			MTGSY_ERROR="force_interval '$force_interval ${force_unit:-hours}' is not a number of seconds/minutes/hours/days"
+	# a sed/awk-free check: the binary refuses these too, but a newline would
+	# end the password file early
+	case "$MTGSY_PASS" in
+		*"
+"*)
+			MTGSY_ERROR="password: contains a line break"
 			return 1
+			;;
+	esac
+	mtgsy_param_opt "$param_opt" || return 1
+
+	mtgsy_add "$__cmd" --state "$MTGSY_STATE" --username "$MTGSY_USER"
+	[ -n "${lookup_host:-$domain}" ] && mtgsy_add --lookup-host "${lookup_host:-$domain}"
+	while read -r __n __t __f __v; do
+		case "$__f" in
+			--*=bool)
+				eval "__v=\${$__n}"
+				mtgsy_is_true "$__v" && mtgsy_add "${__f%=bool}"
+				;;
+			--*)
+				eval "__v=\${$__n}"
+				[ -n "$__v" ] && mtgsy_add "$__f" "$__v"
+				;;
+		esac
+	done <<EOF
+$MTGSY_OPTIONS
+EOF
+	mtgsy_cacert || return 1
+	mtgsy_server || return 1
+
+	mtgsy_interval force hours || return 1
+	if [ -n "$MTGSY_SECS" ] && [ "$MTGSY_SECS" != 0 ]; then
+		if [ "$MTGSY_SECS" -lt "$MTGSY_FORCE_MIN" ]; then
+			if [ "$__ctx" = own ]; then
+				MTGSY_ERROR="force_interval/force_unit: '$force_interval ${force_unit:-hours}' is less than 24 hours (the service counts more frequent unchanged updates as abuse)"
+				return 1
+			fi
+			MTGSY_NOTE="force_interval raised to 24 hours (unchanged updates more often count as abuse)"
+			MTGSY_SECS="$MTGSY_FORCE_MIN"
 		fi
-		# the binary refuses less than 10 minutes (the service's floor)
-		if [ "$__secs" -lt 600 ]; then
-			MTGSY_NOTE="force_interval raised to 10 minutes, the service's minimum"
-			__secs=600
+		mtgsy_add --force-interval "$MTGSY_SECS"
+	elif [ "$__ctx" = own ] && [ -n "$MTGSY_SECS" ]; then
+		MTGSY_ERROR="force_interval/force_unit: 0 is less than 24 hours"
+		return 1
+	fi
+	if [ "$__cmd" = watch ]; then
+		mtgsy_interval check minutes || return 1
+		if [ -n "$MTGSY_SECS" ]; then
+			if [ "$MTGSY_SECS" -lt "$MTGSY_CHECK_MIN" ]; then
+				MTGSY_ERROR="check_interval/check_unit: '$check_interval ${check_unit:-minutes}' is less than 60 seconds"
+				return 1
+			fi
+			mtgsy_add --check-interval "$MTGSY_SECS"
 		fi
-		mtgsy_add --force-interval "$__secs"
 	fi
 	return 0
 }
 
-# mtgsy_ddns_ip_args EVENT_INTERFACE EVENT_DEVICE: the address options for a
-# ddns-scripts section run outside ddns-scripts (by the hotplug hook), from
-# its ip_source / ip_network / ip_interface / ip_url / ip_script options.
-mtgsy_ddns_ip_args() {
-	local __dev=""
+# mtgsy_ip_args EVENT_INTERFACE EVENT_DEVICE: the address options, from
+# ip_source and its options (ddns-scripts' names and values, plus "static"):
+#   network    the address of the logical network ip_network (default: the
+#              section's interface, else wan); the event's device when the
+#              event is for that network
+#   interface  the address of the device ip_interface (default: the device
+#              of the network, as above)
+#   web        the first IPv4 address in the reply of ip_url
+#   script     the first IPv4 address ip_script prints
+#   static     the address in option ip
+mtgsy_ip_args() {
+	local __dev="" __net="${ip_network:-${interface:-wan}}"
 	case "${ip_source:-network}" in
-		network)
-			if [ "${ip_network:-wan}" = "$1" ] && [ -n "$2" ]; then
-				__dev="$2"
-			else
-				mtgsy_network_device __dev "${ip_network:-wan}"
+		network|interface)
+			[ "${ip_source:-network}" = interface ] && __dev="$ip_interface"
+			if [ -z "$__dev" ]; then
+				if [ "$__net" = "$1" ] && [ -n "$2" ]; then
+					__dev="$2"
+				else
+					mtgsy_network_device __dev "$__net"
+				fi
 			fi
 			if [ -z "$__dev" ]; then
-				MTGSY_ERROR="no device found for network '${ip_network:-wan}'"
+				MTGSY_ERROR="ip_network: no device is up for network '$__net' yet"
 				return 1
 			fi
 			mtgsy_add --ip-source interface --interface "$__dev"
-			;;
-		interface)
-			mtgsy_add --ip-source interface --interface "${ip_interface:-eth1}"
 			;;
 		web)
 			mtgsy_add --ip-source web
 			[ -n "$ip_url" ] && mtgsy_add --ip-url "$ip_url"
 			;;
 		script)
+			if [ -z "$ip_script" ]; then
+				MTGSY_ERROR="ip_script: missing (ip_source is 'script')"
+				return 1
+			fi
 			mtgsy_add --ip-source command --ip-command "$ip_script"
 			;;
+		static)
+			if [ -z "$ip" ]; then
+				MTGSY_ERROR="ip: missing (ip_source is 'static')"
+				return 1
+			fi
+			mtgsy_add --ip "$ip"
+			;;
 		*)
-			MTGSY_ERROR="unknown ip_source '$ip_source'"
+			MTGSY_ERROR="ip_source: unknown value '$ip_source' (network, interface, web, script or static)"
 			return 1
 			;;
 	esac
@@ -263,84 +445,49 @@ mtgsy_network_device() {
 	eval "$1=\$__d"
 }
 
-# mtgsy_uci_args SECTION COMMAND [EVENT_INTERFACE EVENT_DEVICE]: build the
-# arguments from a section of /etc/config/mtgsy-ddns (already loaded with
-# config_load). COMMAND is "update" (hotplug hook) or "watch" (init script).
-mtgsy_uci_args() {
-	local __s="$1" __cmd="$2" __evif="$3" __evdev="$4"
-	local __v __val __net __src __dev
-	mtgsy_reset
-	config_get MTGSY_USER "$__s" username ""
-	config_get MTGSY_PASS "$__s" password ""
-	if [ -z "$MTGSY_USER" ]; then
-		MTGSY_ERROR="section '$__s': missing 'username' (the account e-mail or the dynamic domain name)"
+# mtgsy_password_file NAME: write $MTGSY_PASS to $MTGSY_RUNDIR/NAME.pass
+# (directory 0700, file 0600, replaced atomically) and add --password-file
+# to $MTGSY_ARGS. NAME is the section ("ddns.SECTION" for ddns-scripts'
+# sections, which cannot clash: UCI names hold no dot).
+mtgsy_password_file() {
+	local __f="$MTGSY_RUNDIR/$1.pass"
+	if ! { (umask 077 && mkdir -p "$MTGSY_RUNDIR") && chmod 0700 "$MTGSY_RUNDIR" &&
+		(umask 077 && printf '%s' "$MTGSY_PASS" >"$__f.new") && mv -f "$__f.new" "$__f"; }; then
+		rm -f "$__f.new"
+		MTGSY_ERROR="cannot write the password file $__f"
 		return 1
 	fi
-	if [ -z "$MTGSY_PASS" ]; then
-		MTGSY_ERROR="section '$__s': missing 'password'"
-		return 1
-	fi
-	config_get __v "$__s" state "$MTGSY_STATE"
-	mtgsy_add "$__cmd" --state "$__v" --username "$MTGSY_USER"
-
-	config_get __net "$__s" interface "wan"
-	config_get __src "$__s" ip_source "interface"
-	case "$__src" in
-		interface)
-			config_get __dev "$__s" ip_interface ""
-			if [ -z "$__dev" ]; then
-				if [ "$__net" = "$__evif" ] && [ -n "$__evdev" ]; then
-					__dev="$__evdev"
-				else
-					mtgsy_network_device __dev "$__net"
-				fi
-			fi
-			if [ -z "$__dev" ]; then
-				MTGSY_ERROR="section '$__s': no device is up for network '$__net' yet"
-				return 1
-			fi
-			mtgsy_add --ip-source interface --interface "$__dev"
-			;;
-		web)
-			config_get __v "$__s" ip_url ""
-			mtgsy_add --ip-source web
-			[ -n "$__v" ] && mtgsy_add --ip-url "$__v"
-			;;
-		command)
-			config_get __v "$__s" ip_command ""
-			mtgsy_add --ip-source command --ip-command "$__v"
-			;;
-		static)
-			config_get __v "$__s" ip ""
-			mtgsy_add --ip "$__v"
-			;;
-		*)
-			MTGSY_ERROR="section '$__s': unknown ip_source '$__src' (interface, web, command or static)"
-			return 1
-			;;
-	esac
-
-	for __v in hb stealth port offline_url offline_text mx lookup_host timeout force_interval ca_file; do
-		config_get __val "$__s" "$__v" ""
-		# shellcheck disable=SC2018,SC2019
-		[ -n "$__val" ] && mtgsy_add "--$(echo "$__v" | tr _ -)" "$__val"
-	done
-	config_get_bool __v "$__s" allow_private 0
-	[ "$__v" = 1 ] && mtgsy_add --allow-private
-	[ "$__cmd" = watch ] && {
-		config_get __v "$__s" check_interval ""
-		[ -n "$__v" ] && mtgsy_add --check-interval "$__v"
-	}
-
-	config_get MTGSY_SERVER "$__s" server "$MTGSY_SERVER"
-	config_get_bool __v "$__s" use_https 1
-	mtgsy_server "$__v" || { MTGSY_ERROR="section '$__s': $MTGSY_ERROR"; return 1; }
-	return 0
+	MTGSY_PASSFILE="$__f"
+	mtgsy_add --password-file "$__f"
 }
 
-# mtgsy_json_get KEY JSON: the string value of "KEY" in the binary's one-line
-# --json output (enough for our own flat object; escapes are undone for \" \\).
-mtgsy_json_get() {
-	printf '%s\n' "$2" | sed -n -E 's/.*"'"$1"'":"(([^"\\]|\\.)*)".*/\1/p' |
-		sed -e 's/\\"/"/g' -e 's/\\\\/\\/g' | head -n 1
+# mtgsy_state_dir: make sure the state file's directory exists and is 0700
+# (a sysupgrade restores the file but not its directory's mode).
+mtgsy_state_dir() {
+	local __d="${MTGSY_STATE%/*}"
+	[ -n "$__d" ] || return 0
+	(umask 077 && mkdir -p "$__d") && chmod 0700 "$__d"
+}
+
+# mtgsy_json FIELD JSON: print one field of the binary's JSON (jsonfilter
+# syntax, e.g. @.outcome); empty when jsonfilter is missing or the field is.
+mtgsy_json() {
+	local __v
+	command -v jsonfilter >/dev/null 2>&1 || return 0
+	__v="$(jsonfilter -s "$2" -e "$1" 2>/dev/null)"
+	[ "$__v" = null ] || printf '%s\n' "$__v"
+}
+
+# mtgsy_clock_ok: is the clock past the build date? RTC-less boards start in
+# 1970 (or at the last file time in /etc) until NTP sets the time; a state
+# written then would carry that time.
+mtgsy_clock_ok() {
+	local __floor="$MTGSY_NOT_BEFORE" __now __t
+	__t="$(date -r "${MTGSY_DDNS_LIB:-/usr/lib/mtgsy-ddns}/common.sh" +%s 2>/dev/null)"
+	case "$__t" in
+		""|*[!0-9]*) ;;
+		*) [ "$__t" -gt "$__floor" ] && __floor="$__t" ;;
+	esac
+	__now="$(date +%s)"
+	[ "$__now" -ge "$__floor" ]
 }
