@@ -760,6 +760,86 @@ fn hook_ignores_other_events_and_interfaces() {
     assert_eq!(stub.requests().len(), 0);
 }
 
+const WAN_UP: [(&str, &str); 3] = [
+    ("ACTION", "ifup"),
+    ("INTERFACE", "wan"),
+    ("DEVICE", "mtgsy-test0"),
+];
+
+fn users_called(sb: &Sandbox) -> Vec<String> {
+    sb.calls()
+        .iter()
+        .map(|(a, _)| arg_after(a, "--username").unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn hook_skips_the_sections_of_a_disabled_service() {
+    let stub = StubServer::plain();
+    // ddns disabled (/etc/init.d/ddns enabled fails): only the own section
+    let sb = Sandbox::new("hook-ddns-off");
+    write_hook_config(&sb, &stub.url());
+    write_initd(&sb, false, true);
+    let (_, out) = run_hook(&sb, &stub.url(), &WAN_UP, "");
+    assert!(out.status.success(), "{out:?}");
+    wait_until("1 update", Duration::from_secs(30), || {
+        !sb.calls().is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(users_called(&sb), ["home@example.com"]);
+
+    // mtgsy-ddns disabled: only the ddns-scripts sections
+    let sb = Sandbox::new("hook-own-off");
+    write_hook_config(&sb, &stub.url());
+    write_initd(&sb, true, false);
+    run_hook(&sb, &stub.url(), &WAN_UP, "");
+    wait_until("2 updates", Duration::from_secs(30), || {
+        sb.calls().len() >= 2
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(users_called(&sb), ["one@example.com", "two.example.com"]);
+
+    // both disabled (or not installed): nothing at all
+    let sb = Sandbox::new("hook-both-off");
+    write_hook_config(&sb, &stub.url());
+    write_initd(&sb, false, false);
+    run_hook(&sb, &stub.url(), &WAN_UP, "");
+    fs::remove_file(sb.path("initd/ddns")).unwrap();
+    run_hook(&sb, &stub.url(), &WAN_UP, "");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(sb.calls().is_empty(), "{:?}", sb.calls());
+}
+
+#[test]
+fn hook_waits_for_the_clock_and_writes_no_1970_state() {
+    let stub = StubServer::plain();
+    let sb = Sandbox::new("hook-clock");
+    write_hook_config(&sb, &stub.url());
+    // a build date in 2100: today's clock reads as "not set yet"
+    let mut vars = WAN_UP.to_vec();
+    vars.push(("MTGSY_DDNS_NOT_BEFORE", "4102444800"));
+    vars.push(("MTGSY_DDNS_CLOCK_WAIT", "2"));
+    let start = Instant::now();
+    let (took, out) = run_hook(&sb, &stub.url(), &vars, "");
+    assert!(out.status.success(), "{out:?}");
+    assert!(took < Duration::from_secs(1), "the hook blocked for {took:?}");
+    wait_until("the clock log line", Duration::from_secs(30), || {
+        sb.read("syslog").contains("is not set yet")
+    });
+    // it waited for the clock before giving up
+    assert!(start.elapsed() >= Duration::from_secs(2));
+    assert!(
+        sb.read("syslog")
+            .starts_with("daemon.warn hotplug: ifup of wan: the clock ("),
+        "{}",
+        sb.read("syslog")
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sb.calls().is_empty(), "{:?}", sb.calls());
+    assert!(!sb.path("state/state.json").exists());
+    assert_eq!(stub.requests().len(), 0);
+}
+
 // ------------------------------------------------------ procd init script --
 
 /// Run start_service + service_triggers of the init script with recording
@@ -900,6 +980,146 @@ fn shipped_uci_config_parses_and_starts_nothing() {
     assert!(
         lines.contains(&"reload-trigger mtgsy-ddns".to_string()),
         "{lines:#?}"
+    );
+}
+
+/// Run one init script action (status, check, stop) through the harness.
+fn run_init_action(config_dir: &Path, sb: &Sandbox, section: &str, action: &str) -> Output {
+    ash()
+        .arg(fixtures().join("procd-harness.sh"))
+        .arg(init_script())
+        .arg(section)
+        .arg(action)
+        .env("UCI_CONFIG_DIR", config_dir)
+        .env("MTGSY_DDNS_FUNCTIONS", fixtures().join("functions.sh"))
+        .env("MTGSY_DDNS_LIB", lib_dir())
+        .env("MTGSY_DDNS_BIN", BIN)
+        .env("MTGSY_DDNS_STATE", sb.path("state/state.json"))
+        .env("MTGSY_DDNS_RUNDIR", sb.path("varrun"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn init_script_refuses_bad_values_naming_them() {
+    let sb = Sandbox::new("init-bad");
+    let sec = |name: &str, extra: &str| {
+        format!(
+            "config service '{name}'\n\toption enabled '1'\n\toption username '{name}@example.com'\n\
+             \toption password 'x'\n\toption ip_interface 'eth9'\n{extra}\n"
+        )
+    };
+    let config = [
+        sec("unit", "\toption check_unit 'fortnights'\n"),
+        sec("port", "\toption port 'eighty'\n"),
+        sec("force", "\toption force_interval '12'\n\toption force_unit 'hours'\n"),
+        sec("check", "\toption check_interval '30'\n\toption check_unit 'seconds'\n"),
+        sec("src", "\toption ip_source 'script'\n"),
+        sec(
+            "good",
+            "\toption force_interval '2'\n\toption force_unit 'days'\n\
+             \toption check_interval '90'\n\toption check_unit 'seconds'\n",
+        ),
+    ]
+    .concat();
+    fs::write(sb.path("config/mtgsy-ddns"), config).unwrap();
+    let lines = run_init(&sb.path("config"), &sb);
+    let instances: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("instance "))
+        .collect();
+    assert_eq!(instances, ["instance good"], "{lines:#?}");
+    let argv: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("word "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(arg_after(&argv, "--force-interval"), Some("172800"));
+    assert_eq!(arg_after(&argv, "--check-interval"), Some("90"));
+    let log = lines.join("\n");
+    for (section, says) in [
+        ("unit", "invalid value of: check_unit - not started"),
+        ("port", "invalid value of: port - not started"),
+        ("force", "force_interval/force_unit: '12 hours' is less than 24 hours"),
+        ("check", "check_interval/check_unit: '30 seconds' is less than 60 seconds"),
+        ("src", "ip_script: missing (ip_source is 'script') - not started"),
+    ] {
+        assert!(
+            log.contains(&format!("logger daemon.err {section}: {says}")),
+            "{section}: {log}"
+        );
+    }
+    // defaults: 10 minutes and 72 hours
+    let sb = Sandbox::new("init-defaults");
+    fs::write(sb.path("config/mtgsy-ddns"), sec("home", "")).unwrap();
+    let lines = run_init(&sb.path("config"), &sb);
+    let argv: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("word "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(arg_after(&argv, "--force-interval"), Some("259200"));
+    assert_eq!(arg_after(&argv, "--check-interval"), Some("600"));
+}
+
+#[test]
+fn init_script_status_shows_each_host_and_check_signals() {
+    let stub = StubServer::plain();
+    // a state with one update, made through the provider script
+    let sb = updated(&stub, "init-status");
+    let out = run_init_action(&sb.path("config"), &sb, "", "status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text.contains("user@example.com at 127.0.0.1"),
+        "{text}"
+    );
+    assert!(text.contains("  last result: updated, "), "{text}");
+    assert!(text.contains(&format!("registered address: {IP1}")), "{text}");
+    // within 10 minutes of the update: the next send waits
+    let wait: u64 = text
+        .split("next send allowed: in ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wait shown: {text}"));
+    assert!((500..=600).contains(&wait), "{text}");
+
+    let fresh = Sandbox::new("init-status-none");
+    let out = run_init_action(&fresh.path("config"), &fresh, "", "status");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no updates recorded yet"),
+        "{out:?}"
+    );
+
+    // check: SIGUSR1 through procd, to every instance or the one named
+    let out = run_init_action(&fresh.path("config"), &fresh, "", "check");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("signal mtgsy-ddns * USR1"),
+        "{out:?}"
+    );
+    let out = run_init_action(&fresh.path("config"), &fresh, "home", "check");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("signal mtgsy-ddns home USR1"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn state_file_survives_sysupgrade() {
+    // listed in keep.d, at the path every script (and the binary on OpenWrt)
+    // uses
+    let keep = fs::read_to_string(files().join("lib/upgrade/keep.d/mtgsy-ddns")).unwrap();
+    let listed: Vec<&str> = keep
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(listed, ["/etc/mtgsy-ddns/state.json"]);
+    let common = fs::read_to_string(lib_dir().join("common.sh")).unwrap();
+    assert!(
+        common.contains("MTGSY_STATE=\"${MTGSY_DDNS_STATE:-/etc/mtgsy-ddns/state.json}\""),
+        "common.sh uses another state path"
     );
 }
 

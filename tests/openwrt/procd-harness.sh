@@ -110,5 +110,8 @@ case "${3:-start}" in
 		start_service "$2"
 		service_triggers
 		;;
+	# rc.common's status calls status_service when the script has one
+	status) status_service "$2" ;;
+	stop) stop_service "$2" ;;
 	*) "$3" "$2" ;;
 esac
