@@ -1123,6 +1123,111 @@ fn state_file_survives_sysupgrade() {
     );
 }
 
+// ----------------------------------------------------- feed Makefile --
+
+/// The `define NAME` ... `endef` block of the feed Makefile.
+fn make_block<'a>(mk: &'a str, name: &str) -> &'a str {
+    let start = mk
+        .find(&format!("define {name}\n"))
+        .unwrap_or_else(|| panic!("no define {name}"));
+    let end = mk[start..].find("endef").unwrap() + start;
+    &mk[start..end]
+}
+
+#[test]
+fn feed_makefile_metadata_a_reviewer_accepts() {
+    let mk = fs::read_to_string(root().join("openwrt/Makefile")).unwrap();
+    let field = |k: &str| -> String {
+        mk.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}:=")))
+            .unwrap_or_else(|| panic!("no {k}"))
+            .trim()
+            .to_string()
+    };
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    // source by git commit, with the hash of the tarball made from it
+    assert!(!mk.contains("PKG_HASH:=skip"));
+    assert_eq!(field("PKG_SOURCE_PROTO"), "git");
+    assert!(field("PKG_SOURCE_URL").starts_with("https://"));
+    assert!(hex(&field("PKG_SOURCE_VERSION"), 40));
+    assert!(hex(&field("PKG_MIRROR_HASH"), 64));
+    // Name <address>
+    let m = field("PKG_MAINTAINER");
+    let (name, addr) = m.split_once(" <").expect("PKG_MAINTAINER: Name <address>");
+    assert!(!name.trim().is_empty() && addr.ends_with('>') && addr.contains('@'), "{m}");
+    // the licence files exist and match Cargo.toml's licence
+    let cargo = fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    assert!(cargo.contains("license = \"MIT OR Apache-2.0\""));
+    let mut ids: Vec<String> = field("PKG_LICENSE").split(' ').map(str::to_string).collect();
+    ids.sort();
+    assert_eq!(ids, ["Apache-2.0", "MIT"]);
+    for (file, says) in [
+        ("LICENSE-MIT", "Permission is hereby granted, free of charge"),
+        ("LICENSE-APACHE", "Apache License\n                           Version 2.0, January 2004"),
+    ] {
+        assert!(field("PKG_LICENSE_FILES").split(' ').any(|f| f == file));
+        let text = fs::read_to_string(root().join(file)).unwrap();
+        assert!(text.contains(says), "{file}");
+    }
+    assert!(fs::read_to_string(root().join("LICENSE-MIT"))
+        .unwrap()
+        .contains("Copyright (c) 2026 mtgsy-ddns developers"));
+    // the library as OpenWrt ships libraries: named by its ABI, the runtime
+    // file named as its SONAME; .so, header and .pc for the SDK only
+    let lib = make_block(&mk, "Package/libmtgsy-ddns");
+    assert!(lib.contains("ABI_VERSION:=1"), "{lib}");
+    let install = make_block(&mk, "Package/libmtgsy-ddns/install");
+    assert!(install.contains("$(1)/usr/lib/libmtgsy_ddns.so.1\n"), "{install}");
+    assert!(!install.contains(".h") && !install.contains(".pc"), "{install}");
+    let dev = make_block(&mk, "Build/InstallDev");
+    for want in [
+        "mtgsy_ddns.h",
+        "$(LN) libmtgsy_ddns.so.1 $(1)/usr/lib/libmtgsy_ddns.so",
+        "pkgconfig/mtgsy-ddns.pc",
+    ] {
+        assert!(dev.contains(want), "{want}: {dev}");
+    }
+    // the sysupgrade keep list and the conffile are installed
+    let main = make_block(&mk, "Package/mtgsy-ddns/install");
+    assert!(main.contains("keep.d/mtgsy-ddns"), "{main}");
+    assert!(!main.contains("$(1)/etc/mtgsy-ddns"), "a 0755 state directory: {main}");
+}
+
+#[test]
+fn nothing_restarts_a_service_at_install_time() {
+    let mk = fs::read_to_string(root().join("openwrt/Makefile")).unwrap();
+    // ddns-scripts upstream dropped the restart: on 25.12 it hangs apk add
+    assert!(!mk.contains("define Package/ddns-scripts-mtgsy/postinst"));
+    assert!(!mk.contains("define Package/mtgsy-ddns/postinst"));
+    let prerm = make_block(&mk, "Package/ddns-scripts-mtgsy/prerm");
+    assert!(prerm.contains("[ -z \"$${IPKG_INSTROOT}\" ]"), "{prerm}");
+    assert!(!prerm.contains("restart") && !prerm.contains("start"), "{prerm}");
+    // and no shipped file runs a service command (the hook only asks
+    // `enabled`, the init script is the service itself)
+    let mut stack = vec![files()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let text = fs::read_to_string(&p).unwrap();
+            for bad in [
+                "init.d/ddns restart",
+                "init.d/ddns start",
+                "init.d/ddns reload",
+                "init.d/ddns enable",
+                "init.d/mtgsy-ddns restart",
+                "init.d/mtgsy-ddns start",
+                "init.d/mtgsy-ddns enable",
+            ] {
+                assert!(!text.contains(bad), "{}: {bad}", p.display());
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------------ shell syntax --
 
 #[test]
