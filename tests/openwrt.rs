@@ -474,7 +474,8 @@ fn provider_param_opt_words_reach_the_request() {
         Some("86400")
     );
     assert!(
-        sb.read("ddns.log").contains("4 mtgsy.net: force_interval raised to 24 hours"),
+        sb.read("ddns.log")
+            .contains("4 mtgsy.net: force_interval raised to 24 hours"),
         "{}",
         sb.read("ddns.log")
     );
@@ -822,7 +823,10 @@ fn hook_waits_for_the_clock_and_writes_no_1970_state() {
     let start = Instant::now();
     let (took, out) = run_hook(&sb, &stub.url(), &vars, "");
     assert!(out.status.success(), "{out:?}");
-    assert!(took < Duration::from_secs(1), "the hook blocked for {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "the hook blocked for {took:?}"
+    );
     wait_until("the clock log line", Duration::from_secs(30), || {
         sb.read("syslog").contains("is not set yet")
     });
@@ -1012,8 +1016,14 @@ fn init_script_refuses_bad_values_naming_them() {
     let config = [
         sec("unit", "\toption check_unit 'fortnights'\n"),
         sec("port", "\toption port 'eighty'\n"),
-        sec("force", "\toption force_interval '12'\n\toption force_unit 'hours'\n"),
-        sec("check", "\toption check_interval '30'\n\toption check_unit 'seconds'\n"),
+        sec(
+            "force",
+            "\toption force_interval '12'\n\toption force_unit 'hours'\n",
+        ),
+        sec(
+            "check",
+            "\toption check_interval '30'\n\toption check_unit 'seconds'\n",
+        ),
         sec("src", "\toption ip_source 'script'\n"),
         sec(
             "good",
@@ -1040,9 +1050,18 @@ fn init_script_refuses_bad_values_naming_them() {
     for (section, says) in [
         ("unit", "invalid value of: check_unit - not started"),
         ("port", "invalid value of: port - not started"),
-        ("force", "force_interval/force_unit: '12 hours' is less than 24 hours"),
-        ("check", "check_interval/check_unit: '30 seconds' is less than 60 seconds"),
-        ("src", "ip_script: missing (ip_source is 'script') - not started"),
+        (
+            "force",
+            "force_interval/force_unit: '12 hours' is less than 24 hours",
+        ),
+        (
+            "check",
+            "check_interval/check_unit: '30 seconds' is less than 60 seconds",
+        ),
+        (
+            "src",
+            "ip_script: missing (ip_source is 'script') - not started",
+        ),
     ] {
         assert!(
             log.contains(&format!("logger daemon.err {section}: {says}")),
@@ -1070,12 +1089,12 @@ fn init_script_status_shows_each_host_and_check_signals() {
     let out = run_init_action(&sb.path("config"), &sb, "", "status");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("user@example.com at 127.0.0.1"), "{text}");
+    assert!(text.contains("  last result: updated, "), "{text}");
     assert!(
-        text.contains("user@example.com at 127.0.0.1"),
+        text.contains(&format!("registered address: {IP1}")),
         "{text}"
     );
-    assert!(text.contains("  last result: updated, "), "{text}");
-    assert!(text.contains(&format!("registered address: {IP1}")), "{text}");
     // within 10 minutes of the update: the next send waits
     let wait: u64 = text
         .split("next send allowed: in ")
@@ -1154,16 +1173,28 @@ fn feed_makefile_metadata_a_reviewer_accepts() {
     // Name <address>
     let m = field("PKG_MAINTAINER");
     let (name, addr) = m.split_once(" <").expect("PKG_MAINTAINER: Name <address>");
-    assert!(!name.trim().is_empty() && addr.ends_with('>') && addr.contains('@'), "{m}");
+    assert!(
+        !name.trim().is_empty() && addr.ends_with('>') && addr.contains('@'),
+        "{m}"
+    );
     // the licence files exist and match Cargo.toml's licence
     let cargo = fs::read_to_string(root().join("Cargo.toml")).unwrap();
     assert!(cargo.contains("license = \"MIT OR Apache-2.0\""));
-    let mut ids: Vec<String> = field("PKG_LICENSE").split(' ').map(str::to_string).collect();
+    let mut ids: Vec<String> = field("PKG_LICENSE")
+        .split(' ')
+        .map(str::to_string)
+        .collect();
     ids.sort();
     assert_eq!(ids, ["Apache-2.0", "MIT"]);
     for (file, says) in [
-        ("LICENSE-MIT", "Permission is hereby granted, free of charge"),
-        ("LICENSE-APACHE", "Apache License\n                           Version 2.0, January 2004"),
+        (
+            "LICENSE-MIT",
+            "Permission is hereby granted, free of charge",
+        ),
+        (
+            "LICENSE-APACHE",
+            "Apache License\n                           Version 2.0, January 2004",
+        ),
     ] {
         assert!(field("PKG_LICENSE_FILES").split(' ').any(|f| f == file));
         let text = fs::read_to_string(root().join(file)).unwrap();
@@ -1177,8 +1208,14 @@ fn feed_makefile_metadata_a_reviewer_accepts() {
     let lib = make_block(&mk, "Package/libmtgsy-ddns");
     assert!(lib.contains("ABI_VERSION:=1"), "{lib}");
     let install = make_block(&mk, "Package/libmtgsy-ddns/install");
-    assert!(install.contains("$(1)/usr/lib/libmtgsy_ddns.so.1\n"), "{install}");
-    assert!(!install.contains(".h") && !install.contains(".pc"), "{install}");
+    assert!(
+        install.contains("$(1)/usr/lib/libmtgsy_ddns.so.1\n"),
+        "{install}"
+    );
+    assert!(
+        !install.contains(".h") && !install.contains(".pc"),
+        "{install}"
+    );
     let dev = make_block(&mk, "Build/InstallDev");
     for want in [
         "mtgsy_ddns.h",
@@ -1190,7 +1227,10 @@ fn feed_makefile_metadata_a_reviewer_accepts() {
     // the sysupgrade keep list and the conffile are installed
     let main = make_block(&mk, "Package/mtgsy-ddns/install");
     assert!(main.contains("keep.d/mtgsy-ddns"), "{main}");
-    assert!(!main.contains("$(1)/etc/mtgsy-ddns"), "a 0755 state directory: {main}");
+    assert!(
+        !main.contains("$(1)/etc/mtgsy-ddns"),
+        "a 0755 state directory: {main}"
+    );
 }
 
 #[test]
@@ -1201,7 +1241,10 @@ fn nothing_restarts_a_service_at_install_time() {
     assert!(!mk.contains("define Package/mtgsy-ddns/postinst"));
     let prerm = make_block(&mk, "Package/ddns-scripts-mtgsy/prerm");
     assert!(prerm.contains("[ -z \"$${IPKG_INSTROOT}\" ]"), "{prerm}");
-    assert!(!prerm.contains("restart") && !prerm.contains("start"), "{prerm}");
+    assert!(
+        !prerm.contains("restart") && !prerm.contains("start"),
+        "{prerm}"
+    );
     // and no shipped file runs a service command (the hook only asks
     // `enabled`, the init script is the service itself)
     let mut stack = vec![files()];
@@ -1224,8 +1267,7 @@ fn nothing_restarts_a_service_at_install_time() {
             ] {
                 // a whole word: `init.d/ddns enabled` only asks
                 let whole = text.match_indices(bad).any(|(i, _)| {
-                    !text[i + bad.len()..]
-                        .starts_with(|c: char| c.is_ascii_alphanumeric())
+                    !text[i + bad.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
                 });
                 assert!(!whole, "{}: {bad}", p.display());
             }
