@@ -323,7 +323,7 @@ fn provider_success_sends_once_and_fills_datfile() {
 }
 
 #[test]
-fn provider_password_only_in_the_environment() {
+fn provider_password_only_in_a_0600_file() {
     let stub = StubServer::plain();
     let sb = updated(&stub, "password");
     assert_password_hidden(&sb);
@@ -1290,9 +1290,12 @@ fn scripts_parse_under_busybox_ash() {
         "ddns-harness.sh",
         "procd-harness.sh",
         "record-argv.sh",
+        "bin/logger",
     ] {
         scripts.push(fixtures().join(f));
     }
+    scripts.push(root().join("openwrt/feed-hash"));
+    scripts.push(root().join("openwrt/test.sh"));
     for s in scripts {
         let out = ash().arg("-n").arg(&s).output().unwrap();
         assert!(
