@@ -290,6 +290,11 @@ fn updated(stub: &StubServer, name: &str) -> Sandbox {
         sb.read("ddns.log")
     );
     assert_eq!(stub.requests().len(), 1);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(sb.path("state")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o700, "state directory");
+    }
     sb
 }
 
@@ -883,6 +888,12 @@ fn init_script_runs_one_watch_instance_per_enabled_section() {
         ),
     )
     .unwrap();
+    // as a sysupgrade leaves it: the state restored, its directory 0755
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::create_dir_all(sb.path("state")).unwrap();
+        fs::set_permissions(sb.path("state"), fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let lines = run_init(&sb.path("config"), &sb);
     let instances: Vec<&String> = lines
         .iter()

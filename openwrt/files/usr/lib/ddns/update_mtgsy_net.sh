@@ -63,6 +63,12 @@ if ! mtgsy_args update ddns || ! mtgsy_password_file "ddns.${SECTION_ID:-ddns}";
 	write_log 3 "mtgsy.net: $MTGSY_ERROR"
 	return 127
 fi
+# the state's directory is 0700 (a sysupgrade restores the file, not the mode)
+if ! mtgsy_state_dir; then
+	MTGSY_ERROR="cannot create ${MTGSY_STATE%/*} (mode 0700)"
+	write_log 3 "mtgsy.net: $MTGSY_ERROR"
+	return 127
+fi
 [ -n "$MTGSY_NOTE" ] && write_log 4 "mtgsy.net: $MTGSY_NOTE"
 [ "$MTGSY_CLEARTEXT" = 1 ] && write_log 4 "mtgsy.net: use_https=0 and the server is '$MTGSY_SERVER': the password travels in CLEAR TEXT"
 mtgsy_add --json

@@ -86,13 +86,6 @@ param_opt       string                                                -
 MTGSY_FORCE_MIN=86400
 MTGSY_CHECK_MIN=60
 
-# mtgsy_option_names: print the option names of the table, one per line.
-mtgsy_option_names() {
-	printf '%s\n' "$MTGSY_OPTIONS" | while read -r __n __rest; do
-		[ -n "$__n" ] && printf '%s\n' "$__n"
-	done
-}
-
 # mtgsy_validate_spec: print the table as uci_load_validate's arguments
 # (name:type[:default]), one per line.
 mtgsy_validate_spec() {
