@@ -1133,6 +1133,22 @@ fn init_script_status_shows_each_host_and_check_signals() {
         String::from_utf8_lossy(&out.stdout).contains("signal mtgsy-ddns home USR1"),
         "{out:?}"
     );
+    // not running: said so, nothing signalled, a failing exit code
+    let out = ash()
+        .arg(fixtures().join("procd-harness.sh"))
+        .arg(init_script())
+        .args(["", "check"])
+        .env("UCI_CONFIG_DIR", fresh.path("config"))
+        .env("MTGSY_DDNS_FUNCTIONS", fixtures().join("functions.sh"))
+        .env("MTGSY_TEST_STOPPED", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("signal"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mtgsy-ddns: not running"),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -33,6 +33,8 @@ procd_add_reload_trigger() { echo "reload-trigger $*"; }
 procd_add_interface_trigger() { echo "interface-trigger $*"; }
 procd_add_validation() { echo "validation $*"; }
 procd_send_signal() { echo "signal $*"; }
+# the service runs unless the test says it is stopped
+procd_running() { [ "${MTGSY_TEST_STOPPED:-0}" != 1 ]; }
 extra_command() { EXTRA_COMMANDS="$EXTRA_COMMANDS $1"; }
 # logger -t TAG -p PRIORITY MESSAGE
 logger() { echo "logger $4 $5"; }
