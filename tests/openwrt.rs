@@ -316,6 +316,12 @@ fn provider_success_sends_once_and_fills_datfile() {
     assert_eq!(v["outcome"], "updated");
 
     let log = sb.read("ddns.log");
+    // the outcome and message read from the binary's JSON (jsonfilter)
+    let json_msg = v["message"].as_str().unwrap();
+    assert!(
+        log.contains(&format!("6 mtgsy.net: updated - {json_msg}\n")),
+        "{log}"
+    );
     // use_https=0 with an http:// server: allowed, and said loudly
     assert!(log.contains("CLEAR TEXT"), "no clear-text warning:\n{log}");
     let (argv, _) = &sb.calls()[0];
