@@ -199,7 +199,7 @@ pub fn run(
             let raw_text = reply::printable(&http.body, REPLY_CHARS);
             // Classify what the server said; show and store it masked.
             let verdict = reply::classify(http.status, &raw_text);
-            let text = secret.mask(&raw_text);
+            let text = secret.mask_reply(&http.body, REPLY_CHARS);
             let mut o = reply_outcome(verdict, ip, &text, http.status);
             o.http_status = Some(http.status);
             o.reply = Some(text);
