@@ -38,8 +38,14 @@ impl AddressSource {
 /// Most bytes read from a web page or a command's output.
 const MAX_SOURCE_OUTPUT: usize = 16 * 1024;
 
-/// Finds the address from `source`. `timeout` bounds web and command sources.
-pub fn detect(source: &AddressSource, timeout: Duration) -> Result<Ipv4Addr, Error> {
+/// Finds the address from `source`. `timeout` bounds web and command
+/// sources; a command's environment carries none of `secrets` (nor any
+/// `MTGSY_*` variable).
+pub fn detect(
+    source: &AddressSource,
+    timeout: Duration,
+    secrets: &[&str],
+) -> Result<Ipv4Addr, Error> {
     let fail = |what: String| Error::Detect {
         source: source.describe(),
         what,
@@ -62,7 +68,7 @@ pub fn detect(source: &AddressSource, timeout: Duration) -> Result<Ipv4Addr, Err
             first_ipv4(&text).ok_or_else(|| fail("no IPv4 address in the reply".into()))
         }
         AddressSource::Command(cmd) => {
-            let text = run_command(cmd, timeout).map_err(fail)?;
+            let text = run_command(cmd, timeout, secrets).map_err(fail)?;
             first_ipv4(&text).ok_or_else(|| fail("no IPv4 address in the output".into()))
         }
     }
@@ -170,8 +176,8 @@ fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
-fn run_command(cmd: &str, timeout: Duration) -> Result<String, String> {
-    let (exit, output) = crate::command::run_shell(cmd, timeout, MAX_SOURCE_OUTPUT)?;
+fn run_command(cmd: &str, timeout: Duration, secrets: &[&str]) -> Result<String, String> {
+    let (exit, output) = crate::command::run_shell(cmd, timeout, MAX_SOURCE_OUTPUT, secrets)?;
     if exit != crate::command::Exit::Code(0) {
         return Err(format!("exited with {exit}"));
     }
@@ -226,13 +232,14 @@ mod tests {
     #[test]
     fn command_source() {
         let t = Duration::from_secs(5);
-        let ok = detect(&AddressSource::Command("echo ' 5.6.7.8 '".into()), t).unwrap();
+        let ok = detect(&AddressSource::Command("echo ' 5.6.7.8 '".into()), t, &[]).unwrap();
         assert_eq!(ok, Ipv4Addr::new(5, 6, 7, 8));
-        let err = detect(&AddressSource::Command("exit 3".into()), t).unwrap_err();
+        let err = detect(&AddressSource::Command("exit 3".into()), t, &[]).unwrap_err();
         assert!(err.to_string().contains("exited"), "{err}");
         let err = detect(
             &AddressSource::Command("sleep 5".into()),
             Duration::from_millis(200),
+            &[],
         )
         .unwrap_err();
         assert!(err.to_string().contains("did not finish"), "{err}");

@@ -129,7 +129,11 @@ pub fn run(
     let secret = config.password.clone();
     let mut log = |level: Level, msg: &str| log(level, &secret.mask(msg));
 
-    let ip = detect::detect(&config.address, config.transport.timeout)?;
+    let ip = detect::detect(
+        &config.address,
+        config.transport.timeout,
+        &[config.password.expose()],
+    )?;
     if !matches!(config.address, detect::AddressSource::Fixed(_)) {
         log(
             Level::Debug,
