@@ -419,8 +419,7 @@ mod tests {
     #[test]
     fn child_sees_environment_and_no_stdin() {
         std::env::set_var("COMMAND_TEST_VAR", "from-parent");
-        let (exit, out) =
-            run_shell("echo $COMMAND_TEST_VAR; cat; echo end", T, 100, &[]).unwrap();
+        let (exit, out) = run_shell("echo $COMMAND_TEST_VAR; cat; echo end", T, 100, &[]).unwrap();
         assert_eq!(exit, Exit::Code(0));
         assert_eq!(out, b"from-parent\nend\n");
     }

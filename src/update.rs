@@ -129,6 +129,9 @@ pub fn run(
     let secret = config.password.clone();
     let mut log = |level: Level, msg: &str| log(level, &secret.mask(msg));
 
+    if let Some(warning) = config.address.warning() {
+        log(Level::Warn, &warning);
+    }
     let ip = detect::detect(
         &config.address,
         config.transport.timeout,
