@@ -56,10 +56,13 @@ impl Secret {
         }
         let secret: Vec<char> = self.0.chars().collect();
         let bytes = text.as_bytes();
+        // Every spelling starts with the first raw byte or an escape.
+        let first = self.0.as_bytes()[0];
+        let may_start = |b: u8| b == first || matches!(b, b'%' | b'+' | b'&' | b'\\');
         let mut out = String::with_capacity(text.len());
         let mut copied = 0;
         for (i, _) in text.char_indices() {
-            if i < copied {
+            if i < copied || !may_start(bytes[i]) {
                 continue;
             }
             if let Some(end) = spelled_at(&secret, bytes, i) {
