@@ -26,7 +26,7 @@ pub const MAX_PASSWORD_FILE_BYTES: u64 = 4 << 10;
 /// Reads all of `reader` if it holds at most `cap` bytes; otherwise an
 /// [`io::ErrorKind::InvalidData`] error naming the limit. Reads at most
 /// `cap + 1` bytes either way.
-pub fn read_capped(reader: impl Read, cap: u64) -> io::Result<Vec<u8>> {
+pub fn read_capped(reader: &mut dyn Read, cap: u64) -> io::Result<Vec<u8>> {
     let bytes = read_prefix(reader, cap.saturating_add(1))?;
     if bytes.len() as u64 > cap {
         return Err(too_large(cap));
@@ -35,7 +35,7 @@ pub fn read_capped(reader: impl Read, cap: u64) -> io::Result<Vec<u8>> {
 }
 
 /// Reads at most `limit` bytes of `reader`.
-pub fn read_prefix(reader: impl Read, limit: u64) -> io::Result<Vec<u8>> {
+pub fn read_prefix(reader: &mut dyn Read, limit: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     reader.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
@@ -44,7 +44,7 @@ pub fn read_prefix(reader: impl Read, limit: u64) -> io::Result<Vec<u8>> {
 /// Reads the file at `path` through the cap of [`read_capped`]; a regular
 /// file whose size is already over the cap is refused without reading.
 pub fn read_file_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-    let file = File::open(path)?;
+    let mut file = File::open(path)?;
     let meta = file.metadata()?;
     if meta.is_file() && meta.len() > cap {
         return Err(too_large(cap));
@@ -52,7 +52,7 @@ pub fn read_file_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     if meta.is_dir() {
         return Err(io::Error::other("is a directory"));
     }
-    read_capped(file, cap)
+    read_capped(&mut file, cap)
 }
 
 fn too_large(cap: u64) -> io::Error {
@@ -185,14 +185,14 @@ mod tests {
 
     #[test]
     fn reads_are_capped() {
-        assert_eq!(read_capped(&b"abc"[..], 3).unwrap(), b"abc");
-        let err = read_capped(&b"abcd"[..], 3).unwrap_err();
+        assert_eq!(read_capped(&mut &b"abc"[..], 3).unwrap(), b"abc");
+        let err = read_capped(&mut &b"abcd"[..], 3).unwrap_err();
         assert!(err.to_string().contains("larger than 3 bytes"), "{err}");
         let err = read_file_capped(Path::new("/dev/zero"), MAX_FILE_BYTES).unwrap_err();
         assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
-        let err = read_capped(io::repeat(b'x'), MAX_PASSWORD_FILE_BYTES).unwrap_err();
+        let err = read_capped(&mut io::repeat(b'x'), MAX_PASSWORD_FILE_BYTES).unwrap_err();
         assert!(err.to_string().contains("larger than 4 KiB"), "{err}");
-        assert_eq!(read_prefix(io::repeat(b'x'), 5).unwrap(), b"xxxxx");
+        assert_eq!(read_prefix(&mut io::repeat(b'x'), 5).unwrap(), b"xxxxx");
     }
 
     #[test]

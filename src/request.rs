@@ -149,11 +149,28 @@ fn char_forms(c: char, text: &[u8], at: usize, ends: &mut Vec<usize>) {
     }
 }
 
+/// The value of the run of up to `max` digits in `radix` (hex in either
+/// case) at the start of `digits`, and the run's length (0: no digit).
+/// Values past `u32` saturate, so they match no character.
+fn number(digits: &[u8], radix: u32, max: usize) -> (u32, usize) {
+    let mut value: u32 = 0;
+    let mut len = 0;
+    for &b in digits.iter().take(max) {
+        let Some(d) = char::from(b).to_digit(radix) else {
+            break;
+        };
+        value = value.saturating_mul(radix).saturating_add(d);
+        len += 1;
+    }
+    (value, len)
+}
+
 /// The value of exactly two hex digits (either case).
 fn hex_value(digits: Option<&[u8]>) -> Option<u32> {
-    let digits = digits.filter(|d| d.len() == 2 && d.iter().all(u8::is_ascii_hexdigit))?;
-    let text = std::str::from_utf8(digits).ok()?;
-    u32::from_str_radix(text, 16).ok()
+    match number(digits?, 16, 2) {
+        (value, 2) => Some(value),
+        _ => None,
+    }
 }
 
 /// The length of an HTML character reference for `c` at the start of
@@ -181,20 +198,12 @@ fn html_entity(c: char, rest: &[u8]) -> Option<usize> {
         Some(b'x' | b'X') => (16, 1),
         _ => (10, 0),
     };
-    let digits = &body[skip..];
-    let n = digits
-        .iter()
-        .take_while(|b| char::from(**b).is_digit(radix))
-        .count();
-    if n == 0 || n > 10 {
-        return None;
-    }
-    let value = u32::from_str_radix(std::str::from_utf8(&digits[..n]).ok()?, radix).ok()?;
-    if value != u32::from(c) {
+    let (value, n) = number(&body[skip..], radix, 12);
+    if n == 0 || value != u32::from(c) {
         return None;
     }
     let len = 2 + skip + n;
-    Some(if digits.get(n) == Some(&b';') {
+    Some(if body.get(skip + n) == Some(&b';') {
         len + 1
     } else {
         len
@@ -204,27 +213,14 @@ fn html_entity(c: char, rest: &[u8]) -> Option<usize> {
 /// The length of a JSON escape for `c` at the start of `rest` (which
 /// starts with a backslash).
 fn json_escape(c: char, rest: &[u8]) -> Option<usize> {
-    let short = match c {
-        '"' => Some(b'"'),
-        '\\' => Some(b'\\'),
-        '/' => Some(b'/'),
-        _ => None,
-    };
-    if short.is_some() && rest.get(1).copied() == short {
+    if matches!(c, '"' | '\\' | '/') && rest.get(1) == Some(&(c as u8)) {
         return Some(2);
     }
     let mut units = [0u16; 2];
     let mut len = 0;
-    for unit in c.encode_utf16(&mut units).iter() {
-        let esc = rest.get(len..len + 6)?;
-        if esc[..2] != *b"\\u" {
-            return None;
-        }
-        let value = std::str::from_utf8(&esc[2..])
-            .ok()
-            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .and_then(|h| u16::from_str_radix(h, 16).ok())?;
-        if value != *unit {
+    for &unit in c.encode_utf16(&mut units).iter() {
+        let esc = rest.get(len..)?;
+        if esc.get(..2) != Some(b"\\u") || number(&esc[2..], 16, 4) != (u32::from(unit), 4) {
             return None;
         }
         len += 6;
