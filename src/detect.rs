@@ -248,7 +248,7 @@ fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
             .map_err(|e| format!("request failed: {e}"))?;
         let location = response
             .headers()
-            .get("location")
+            .get(ureq::http::header::LOCATION)
             .map(|v| v.to_str().unwrap_or(""));
         match next_hop(&current, response.status().as_u16(), location, redirects)? {
             Some(target) => current = target,
