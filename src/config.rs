@@ -374,10 +374,10 @@ impl Settings {
 /// Reads a password file (`-` is standard input); one trailing newline
 /// (`\n` or `\r\n`) is stripped.
 pub fn read_password_file(path: &str) -> Result<Secret, InputError> {
-    use crate::fsio::{read_capped, read_file_capped, MAX_PASSWORD_FILE_BYTES};
+    use crate::fsio::{read_file_capped, read_stdin_capped, MAX_PASSWORD_FILE_BYTES};
     let key = "password_file";
     let result = if path == "-" {
-        read_capped(&mut std::io::stdin().lock(), MAX_PASSWORD_FILE_BYTES)
+        read_stdin_capped(MAX_PASSWORD_FILE_BYTES)
     } else {
         read_file_capped(std::path::Path::new(path), MAX_PASSWORD_FILE_BYTES)
     };

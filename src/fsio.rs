@@ -23,28 +23,37 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Most bytes read from a password file (or standard input given as one).
 pub const MAX_PASSWORD_FILE_BYTES: u64 = 4 << 10;
 
-/// Reads all of `reader` if it holds at most `cap` bytes; otherwise an
+/// Reads all of `file` if it holds at most `cap` bytes; otherwise an
 /// [`io::ErrorKind::InvalidData`] error naming the limit. Reads at most
 /// `cap + 1` bytes either way.
-pub fn read_capped(reader: &mut dyn Read, cap: u64) -> io::Result<Vec<u8>> {
-    let bytes = read_prefix(reader, cap.saturating_add(1))?;
+pub fn read_capped(file: &File, cap: u64) -> io::Result<Vec<u8>> {
+    let bytes = read_prefix(file, cap.saturating_add(1))?;
     if bytes.len() as u64 > cap {
         return Err(too_large(cap));
     }
     Ok(bytes)
 }
 
-/// Reads at most `limit` bytes of `reader`.
-pub fn read_prefix(reader: &mut dyn Read, limit: u64) -> io::Result<Vec<u8>> {
+/// Reads at most `limit` bytes of `file`.
+pub fn read_prefix(file: &File, limit: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    reader.take(limit).read_to_end(&mut bytes)?;
+    file.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+/// Reads standard input through the cap of [`read_capped`].
+pub fn read_stdin_capped(cap: u64) -> io::Result<Vec<u8>> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: descriptor 0 stays open for the life of the process; the
+    // File is never dropped (ManuallyDrop), so it is not closed here.
+    let stdin = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
+    read_capped(&stdin, cap)
 }
 
 /// Reads the file at `path` through the cap of [`read_capped`]; a regular
 /// file whose size is already over the cap is refused without reading.
 pub fn read_file_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
+    let file = File::open(path)?;
     let meta = file.metadata()?;
     if meta.is_file() && meta.len() > cap {
         return Err(too_large(cap));
@@ -52,20 +61,18 @@ pub fn read_file_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     if meta.is_dir() {
         return Err(io::Error::other("is a directory"));
     }
-    read_capped(&mut file, cap)
+    read_capped(&file, cap)
 }
 
 fn too_large(cap: u64) -> io::Error {
-    let limit = if cap >= 1 << 20 && cap % (1 << 20) == 0 {
-        format!("{} MiB", cap >> 20)
-    } else if cap >= 1 << 10 && cap % (1 << 10) == 0 {
-        format!("{} KiB", cap >> 10)
+    let (n, unit) = if cap >= 1 << 20 {
+        (cap >> 20, "MiB")
     } else {
-        format!("{cap} bytes")
+        (cap >> 10, "KiB")
     };
     io::Error::new(
         io::ErrorKind::InvalidData,
-        format!("is larger than {limit}, the most the client reads"),
+        format!("is larger than {n} {unit}, the most the client reads"),
     )
 }
 
@@ -157,14 +164,8 @@ pub fn check_private_directory(dir: &Path) -> Result<(), String> {
     let mode = meta.mode() & 0o7777;
     if mode & 0o022 != 0 {
         return Err(format!(
-            "directory {} is writable by {} (mode {mode:04o}); another user could replace \
-             the state file: run chmod go-w {} or use a directory of your own",
-            dir.display(),
-            match (mode & 0o020 != 0, mode & 0o002 != 0) {
-                (true, true) => "group and others",
-                (true, false) => "its group",
-                _ => "others",
-            },
+            "directory {} is writable by group or others (mode {mode:o}); another user could \
+             replace the state file: run chmod go-w on it or use a directory of your own",
             dir.display()
         ));
     }
@@ -185,14 +186,25 @@ mod tests {
 
     #[test]
     fn reads_are_capped() {
-        assert_eq!(read_capped(&mut &b"abc"[..], 3).unwrap(), b"abc");
-        let err = read_capped(&mut &b"abcd"[..], 3).unwrap_err();
-        assert!(err.to_string().contains("larger than 3 bytes"), "{err}");
+        let dir = tmpdir("caps");
+        let path = dir.join("f");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        assert_eq!(
+            read_file_capped(&path, MAX_PASSWORD_FILE_BYTES)
+                .unwrap()
+                .len(),
+            4096
+        );
+        std::fs::write(&path, vec![b'x'; 4097]).unwrap();
+        let err = read_file_capped(&path, MAX_PASSWORD_FILE_BYTES).unwrap_err();
+        assert!(err.to_string().contains("larger than 4 KiB"), "{err}");
         let err = read_file_capped(Path::new("/dev/zero"), MAX_FILE_BYTES).unwrap_err();
         assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
-        let err = read_capped(&mut io::repeat(b'x'), MAX_PASSWORD_FILE_BYTES).unwrap_err();
+        let zero = File::open("/dev/zero").unwrap();
+        let err = read_capped(&zero, MAX_PASSWORD_FILE_BYTES).unwrap_err();
         assert!(err.to_string().contains("larger than 4 KiB"), "{err}");
-        assert_eq!(read_prefix(&mut io::repeat(b'x'), 5).unwrap(), b"xxxxx");
+        assert_eq!(read_prefix(&zero, 5).unwrap(), [0; 5]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -239,12 +251,12 @@ mod tests {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
         let err = check_private_directory(&dir).unwrap_err();
         assert!(
-            err.contains("writable by its group") && err.contains("chmod go-w"),
+            err.contains("writable by group or others") && err.contains("chmod go-w"),
             "{err}"
         );
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
         let err = check_private_directory(&dir).unwrap_err();
-        assert!(err.contains("group and others"), "{err}");
+        assert!(err.contains("mode 1777"), "{err}");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } == 0 {

@@ -175,13 +175,12 @@ enum Loaded {
 
 fn load(path: &Path) -> Result<Option<StateData>, Loaded> {
     // At most one byte over the limit is read: parse_data refuses it.
-    let bytes = match fsio::open_nofollow(path)
-        .and_then(|mut f| fsio::read_prefix(&mut f, MAX_STATE_BYTES + 1))
-    {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Loaded::Io(e)),
-    };
+    let bytes =
+        match fsio::open_nofollow(path).and_then(|f| fsio::read_prefix(&f, MAX_STATE_BYTES + 1)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Loaded::Io(e)),
+        };
     parse_data(&bytes).map(Some).map_err(Loaded::Corrupt)
 }
 
