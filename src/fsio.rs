@@ -36,7 +36,9 @@ pub fn read_capped(file: &File, cap: u64) -> io::Result<Vec<u8>> {
 
 /// Reads at most `limit` bytes of `file`.
 pub fn read_prefix(file: &File, limit: u64) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+    // A regular file's size, up to the limit, saves regrowing the buffer.
+    let size = file.metadata().map_or(0, |m| m.len()).min(limit);
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
 }

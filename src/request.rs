@@ -54,22 +54,29 @@ impl Secret {
         if self.0.is_empty() {
             return text.to_string();
         }
-        let secret: Vec<char> = self.0.chars().collect();
         let bytes = text.as_bytes();
-        // Every spelling starts with the first raw byte or an escape.
+        // Every spelling starts with the password's first byte or with an
+        // ASCII escape, so only those positions (all on character
+        // boundaries) are tried.
         let first = self.0.as_bytes()[0];
-        let may_start = |b: u8| b == first || matches!(b, b'%' | b'+' | b'&' | b'\\');
-        let mut out = String::with_capacity(text.len());
+        let mut out = String::new();
         let mut copied = 0;
-        for (i, _) in text.char_indices() {
-            if i < copied || !may_start(bytes[i]) {
-                continue;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b == first || matches!(b, b'%' | b'+' | b'&' | b'\\') {
+                if let Some(end) = spelled_at(&self.0, bytes, i) {
+                    out.push_str(text.get(copied..i).unwrap_or_default());
+                    out.push_str("***");
+                    copied = end;
+                    i = end;
+                    continue;
+                }
             }
-            if let Some(end) = spelled_at(&secret, bytes, i) {
-                out.push_str(text.get(copied..i).unwrap_or_default());
-                out.push_str("***");
-                copied = end;
-            }
+            i += 1;
+        }
+        if copied == 0 {
+            return text.to_string();
         }
         out.push_str(text.get(copied..).unwrap_or_default());
         out
@@ -94,10 +101,10 @@ impl Secret {
 /// of the forms [`Secret::mask`] lists; the set of possible ends is carried
 /// from character to character, so the work is bounded by the secret's
 /// length times the few forms, never exponential.
-fn spelled_at(secret: &[char], text: &[u8], start: usize) -> Option<usize> {
+fn spelled_at(secret: &str, text: &[u8], start: usize) -> Option<usize> {
     let mut ends = vec![start];
     let mut next = Vec::new();
-    for &c in secret {
+    for c in secret.chars() {
         next.clear();
         for &at in &ends {
             char_forms(c, text, at, &mut next);
