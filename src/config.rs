@@ -304,9 +304,11 @@ impl Settings {
         let address = self.address_source()?;
         let ca_pem = match &self.ca_file {
             None => None,
-            Some(path) => Some(std::fs::read(path).map_err(|e| {
-                InputError::new("ca_file", format!("cannot read {}: {e}", path.display()))
-            })?),
+            Some(path) => Some(
+                crate::fsio::read_file_capped(path, crate::fsio::MAX_FILE_BYTES).map_err(|e| {
+                    InputError::new("ca_file", format!("cannot read {}: {e}", path.display()))
+                })?,
+            ),
         };
         if ca_pem.is_some() && !server.is_tls() {
             return Err(InputError::new(
@@ -372,15 +374,14 @@ impl Settings {
 /// Reads a password file (`-` is standard input); one trailing newline
 /// (`\n` or `\r\n`) is stripped.
 pub fn read_password_file(path: &str) -> Result<Secret, InputError> {
-    use std::io::Read;
+    use crate::fsio::{read_file_capped, read_stdin_capped, MAX_PASSWORD_FILE_BYTES};
     let key = "password_file";
-    let mut bytes = Vec::new();
     let result = if path == "-" {
-        std::io::stdin().lock().take(4096).read_to_end(&mut bytes)
+        read_stdin_capped(MAX_PASSWORD_FILE_BYTES)
     } else {
-        std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut bytes))
+        read_file_capped(std::path::Path::new(path), MAX_PASSWORD_FILE_BYTES)
     };
-    result.map_err(|e| InputError::new(key, format!("cannot read {path}: {e}")))?;
+    let bytes = result.map_err(|e| InputError::new(key, format!("cannot read {path}: {e}")))?;
     let mut text = String::from_utf8(bytes)
         .map_err(|_| InputError::new(key, format!("{path} is not UTF-8 text")))?;
     if text.ends_with('\n') {

@@ -33,13 +33,60 @@ impl AddressSource {
             AddressSource::Command(cmd) => format!("command {cmd:?}"),
         }
     }
+
+    /// A warning about the source itself, for the log: a web page fetched
+    /// over plain HTTP, whose answer anyone on the path can forge.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            AddressSource::Web(url) if !has_scheme(url, "https://") => Some(format!(
+                "the address comes from {url} over plain HTTP: anyone on the path can forge it; use an https:// page"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Most redirects followed when fetching an address page; each must lead
+/// to an `https://` URL.
+pub const MAX_ADDRESS_REDIRECTS: usize = 3;
+
+fn has_scheme(url: &str, scheme: &str) -> bool {
+    url.get(..scheme.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+}
+
+/// Where a redirect from `from` to `location` leads: an absolute URL, or a
+/// path on the same host (`/…`, resolved against `from`), or `//host/…`
+/// with `from`'s scheme. `None` for any other relative form.
+pub fn redirect_target(from: &str, location: &str) -> Option<String> {
+    let location = location.trim();
+    if has_scheme(location, "https://") || has_scheme(location, "http://") {
+        return Some(location.to_string());
+    }
+    let scheme_end = from.find("://")? + 3;
+    if let Some(rest) = location.strip_prefix("//") {
+        return Some(format!("{}{rest}", &from[..scheme_end]));
+    }
+    if location.starts_with('/') {
+        let authority_end = from[scheme_end..]
+            .find(['/', '?', '#'])
+            .map_or(from.len(), |i| scheme_end + i);
+        return Some(format!("{}{location}", &from[..authority_end]));
+    }
+    None
 }
 
 /// Most bytes read from a web page or a command's output.
 const MAX_SOURCE_OUTPUT: usize = 16 * 1024;
 
-/// Finds the address from `source`. `timeout` bounds web and command sources.
-pub fn detect(source: &AddressSource, timeout: Duration) -> Result<Ipv4Addr, Error> {
+/// Finds the address from `source`. `timeout` bounds web and command
+/// sources; a command's environment carries none of `secrets` (nor any
+/// `MTGSY_*` variable).
+pub fn detect(
+    source: &AddressSource,
+    timeout: Duration,
+    secrets: &[&str],
+) -> Result<Ipv4Addr, Error> {
     let fail = |what: String| Error::Detect {
         source: source.describe(),
         what,
@@ -62,7 +109,7 @@ pub fn detect(source: &AddressSource, timeout: Duration) -> Result<Ipv4Addr, Err
             first_ipv4(&text).ok_or_else(|| fail("no IPv4 address in the reply".into()))
         }
         AddressSource::Command(cmd) => {
-            let text = run_command(cmd, timeout).map_err(fail)?;
+            let text = run_command(cmd, timeout, secrets).map_err(fail)?;
             first_ipv4(&text).ok_or_else(|| fail("no IPv4 address in the output".into()))
         }
     }
@@ -140,6 +187,39 @@ pub fn interface_addresses(name: &str) -> std::io::Result<Vec<Ipv4Addr>> {
     Ok(out)
 }
 
+/// The URL to go to next after a reply with `status` and `location`
+/// from `current`, when `hops` redirects were followed already; `None` when
+/// the reply is not a redirect. Only `https://` targets are followed, at
+/// most [`MAX_ADDRESS_REDIRECTS`] in a row.
+pub fn next_hop(
+    current: &str,
+    status: u16,
+    location: Option<&str>,
+    hops: usize,
+) -> Result<Option<String>, String> {
+    if !(300..400).contains(&status) {
+        return Ok(None);
+    }
+    let location = location
+        .filter(|l| !l.trim().is_empty())
+        .ok_or_else(|| format!("HTTP status {status} without a usable Location"))?;
+    let target = redirect_target(current, location)
+        .ok_or_else(|| format!("redirect to {location:?}, which is not a full URL"))?;
+    if !has_scheme(&target, "https://") {
+        return Err(format!(
+            "redirect to {target} not followed: only https:// redirects are (the answer could be forged on the path)"
+        ));
+    }
+    if hops >= MAX_ADDRESS_REDIRECTS {
+        return Err(format!(
+            "more than {MAX_ADDRESS_REDIRECTS} redirects; the next one was to {target}"
+        ));
+    }
+    Ok(Some(target))
+}
+
+/// Fetches the page at `url`; redirects are followed by hand, at most
+/// [`MAX_ADDRESS_REDIRECTS`], and only to `https://` URLs.
 fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
     // A public "what is my address" page: the web PKI roots, whatever
     // `ca_file` says for the update server.
@@ -149,14 +229,33 @@ fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
             .tls_config(tls)
             .timeout_global(Some(timeout))
             .proxy(None)
-            .max_redirects(3)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
             .user_agent(crate::request::user_agent())
             .build(),
     );
-    let mut response = agent
-        .get(url)
-        .call()
-        .map_err(|e| format!("request failed: {e}"))?;
+    let deadline = std::time::Instant::now() + timeout;
+    let mut current = url.to_string();
+    let mut redirects = 0;
+    let mut response = loop {
+        if std::time::Instant::now() >= deadline {
+            return Err(format!("no answer within {} s", timeout.as_secs()));
+        }
+        let response = agent
+            .get(&current)
+            .call()
+            .map_err(|e| format!("request failed: {e}"))?;
+        let location = response
+            .headers()
+            .get(ureq::http::header::LOCATION)
+            .map(|v| v.to_str().unwrap_or(""));
+        match next_hop(&current, response.status().as_u16(), location, redirects)? {
+            Some(target) => current = target,
+            None => break response,
+        }
+        redirects += 1;
+    };
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         return Err(format!("HTTP status {status}"));
@@ -170,8 +269,8 @@ fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
-fn run_command(cmd: &str, timeout: Duration) -> Result<String, String> {
-    let (exit, output) = crate::command::run_shell(cmd, timeout, MAX_SOURCE_OUTPUT)?;
+fn run_command(cmd: &str, timeout: Duration, secrets: &[&str]) -> Result<String, String> {
+    let (exit, output) = crate::command::run_shell(cmd, timeout, MAX_SOURCE_OUTPUT, secrets)?;
     if exit != crate::command::Exit::Code(0) {
         return Err(format!("exited with {exit}"));
     }
@@ -224,15 +323,71 @@ mod tests {
     }
 
     #[test]
+    fn redirect_targets() {
+        let t = |from: &str, loc: &str| redirect_target(from, loc);
+        let from = "https://a.example:8443/ip?x=1";
+        assert_eq!(
+            t(from, "https://b.example/x").as_deref(),
+            Some("https://b.example/x")
+        );
+        assert_eq!(
+            t(from, "HTTP://b.example/").as_deref(),
+            Some("HTTP://b.example/")
+        );
+        assert_eq!(
+            t(from, "/other").as_deref(),
+            Some("https://a.example:8443/other")
+        );
+        assert_eq!(
+            t("http://a.example", "/p").as_deref(),
+            Some("http://a.example/p")
+        );
+        assert_eq!(
+            t(from, "//c.example/").as_deref(),
+            Some("https://c.example/")
+        );
+        assert_eq!(t(from, "relative"), None);
+    }
+
+    #[test]
+    fn redirects_only_to_https_and_at_most_three() {
+        let hop = |status, loc, hops| next_hop("https://a.example/ip", status, loc, hops);
+        assert_eq!(hop(200, Some("https://b.example/"), 0), Ok(None));
+        assert_eq!(
+            hop(302, Some("https://b.example/"), 2),
+            Ok(Some("https://b.example/".into()))
+        );
+        let err = hop(302, Some("https://b.example/"), 3).unwrap_err();
+        assert!(err.contains("more than 3 redirects"), "{err}");
+        let err = hop(301, Some("http://b.example/"), 0).unwrap_err();
+        assert!(err.contains("only https://"), "{err}");
+        let err = next_hop("http://a.example/", 307, Some("/x"), 0).unwrap_err();
+        assert!(err.contains("http://a.example/x not followed"), "{err}");
+        assert!(hop(302, None, 0).unwrap_err().contains("Location"));
+    }
+
+    #[test]
+    fn plain_http_page_is_warned_about() {
+        let w = |url: &str| AddressSource::Web(url.into()).warning();
+        assert!(w("http://checkip.example/").unwrap().contains("plain HTTP"));
+        assert_eq!(w("https://checkip.example/"), None);
+        assert_eq!(
+            AddressSource::Command("echo 1.2.3.4".into()).warning(),
+            None
+        );
+    }
+
+    #[test]
     fn command_source() {
         let t = Duration::from_secs(5);
-        let ok = detect(&AddressSource::Command("echo ' 5.6.7.8 '".into()), t).unwrap();
+        let ok = detect(&AddressSource::Command("echo ' 5.6.7.8 '".into()), t, &[]).unwrap();
         assert_eq!(ok, Ipv4Addr::new(5, 6, 7, 8));
-        let err = detect(&AddressSource::Command("exit 3".into()), t).unwrap_err();
+        let err = detect(&AddressSource::Command("exit 3".into()), t, &[]).unwrap_err();
         assert!(err.to_string().contains("exited"), "{err}");
         let err = detect(
             &AddressSource::Command("sleep 5".into()),
             Duration::from_millis(200),
+            &[],
         )
         .unwrap_err();
         assert!(err.to_string().contains("did not finish"), "{err}");

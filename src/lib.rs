@@ -51,6 +51,7 @@ pub mod config_file;
 pub mod crypto;
 pub mod detect;
 pub mod error;
+pub mod fsio;
 pub mod guard;
 pub mod reply;
 pub mod request;

@@ -8,22 +8,23 @@
 //! one, then the directory is `fsync`ed. A file that does not parse is moved
 //! aside to `PATH.corrupt` and the run goes on as a first run.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::fsio;
 use crate::guard::Record;
 
 /// Where the state lives unless `--state` says otherwise.
 pub const DEFAULT_STATE_PATH: &str = "/var/lib/mtgsy-ddns/state.json";
 
 /// Largest state file read; anything bigger is treated as corrupt.
-const MAX_STATE_BYTES: u64 = 1 << 20;
+const MAX_STATE_BYTES: u64 = fsio::MAX_FILE_BYTES;
 
 /// The file format version written. Version 2 nests each record under
 /// `"record"`; version 1 (flat entries) was never released.
@@ -84,14 +85,11 @@ impl Store {
                     ))
                 })?;
         }
+        let dir = fsio::directory_of(path);
+        fsio::check_private_directory(dir)
+            .map_err(|why| err(format!("{why}; nothing was sent")))?;
         let lock_path = sibling(path, "lock");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&lock_path)
+        let lock = fsio::open_or_create_nofollow(&lock_path, 0o600)
             .map_err(|e| {
                 err(format!(
                     "cannot open lock file {}: {e}; the client must be able to record every attempt, so nothing was sent",
@@ -153,7 +151,7 @@ pub fn read_entries(path: &Path) -> Result<Vec<Entry>, Error> {
     let lock_path = sibling(path, "lock");
     // Take a shared lock when the lock file exists, so a half-finished
     // cycle is not read; a read-only system without one still reads.
-    let _lock = File::open(&lock_path)
+    let _lock = fsio::open_nofollow(&lock_path)
         .ok()
         .filter(|f| flock(f, libc::LOCK_SH).is_ok());
     match load(path) {
@@ -176,11 +174,13 @@ enum Loaded {
 }
 
 fn load(path: &Path) -> Result<Option<StateData>, Loaded> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Loaded::Io(e)),
-    };
+    // At most one byte over the limit is read: parse_data refuses it.
+    let bytes =
+        match fsio::open_nofollow(path).and_then(|f| fsio::read_prefix(&f, MAX_STATE_BYTES + 1)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Loaded::Io(e)),
+        };
     parse_data(&bytes).map(Some).map_err(Loaded::Corrupt)
 }
 
@@ -237,18 +237,11 @@ fn write_atomically(path: &Path, data: &StateData) -> io::Result<()> {
     // Under the lock no one else writes, so a leftover is from a crash.
     let _ = fs::remove_file(&tmp);
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut file = fsio::create_new_nofollow(&tmp, 0o600)?;
         file.write_all(&json)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        fsio::sync_directory(fsio::directory_of(path))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -129,7 +129,14 @@ pub fn run(
     let secret = config.password.clone();
     let mut log = |level: Level, msg: &str| log(level, &secret.mask(msg));
 
-    let ip = detect::detect(&config.address, config.transport.timeout)?;
+    if let Some(warning) = config.address.warning() {
+        log(Level::Warn, &warning);
+    }
+    let ip = detect::detect(
+        &config.address,
+        config.transport.timeout,
+        &[config.password.expose()],
+    )?;
     if !matches!(config.address, detect::AddressSource::Fixed(_)) {
         log(
             Level::Debug,
@@ -199,7 +206,7 @@ pub fn run(
             let raw_text = reply::printable(&http.body, REPLY_CHARS);
             // Classify what the server said; show and store it masked.
             let verdict = reply::classify(http.status, &raw_text);
-            let text = secret.mask(&raw_text);
+            let text = secret.mask_reply(&http.body, REPLY_CHARS);
             let mut o = reply_outcome(verdict, ip, &text, http.status);
             o.http_status = Some(http.status);
             o.reply = Some(text);

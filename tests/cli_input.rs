@@ -526,6 +526,105 @@ fn address_from_web_page() {
         checkip.requests()[0].query("pass").is_none(),
         "the check-IP page gets no secrets"
     );
+    assert!(
+        err.contains("warning:") && err.contains("plain HTTP") && err.contains("forge"),
+        "a plain-HTTP address page is warned about: {err}"
+    );
+}
+
+#[test]
+fn address_page_redirects_are_followed_only_to_https() {
+    let server = StubServer::plain();
+    let state = TempDir::new("detect-redirect");
+    // To another plain-HTTP page: refused, nothing fetched there, nothing sent.
+    let other = StubServer::plain();
+    other.set_reply(200, "6.6.6.6");
+    let checkip = StubServer::plain();
+    checkip.set_behaviour(Behaviour::ReplyWithHeaders(
+        302,
+        vec![format!("Location: {}", other.url())],
+        String::new(),
+    ));
+    let mut c = base(&server, &state);
+    c.args(["--ip-source", "web", "--ip-url"])
+        .arg(checkip.url());
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("only https://"), "{err}");
+    assert_eq!(other.connections(), 0);
+    assert_eq!(server.connections(), 0);
+
+    // A relative redirect on a plain-HTTP page stays plain: refused too.
+    checkip.set_behaviour(Behaviour::ReplyWithHeaders(
+        301,
+        vec!["Location: /elsewhere".into()],
+        String::new(),
+    ));
+    let mut c = base(&server, &state);
+    c.args(["--ip-source", "web", "--ip-url"])
+        .arg(checkip.url());
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 4, "{err}");
+    assert_eq!(checkip.requests().len(), 2, "not followed to /elsewhere");
+
+    // To https://: followed (the test CA is not in the web PKI, so the
+    // handshake fails, but it was attempted).
+    let tls = StubServer::tls();
+    checkip.set_behaviour(Behaviour::ReplyWithHeaders(
+        307,
+        vec![format!("Location: {}", tls.url())],
+        String::new(),
+    ));
+    let mut c = base(&server, &state);
+    c.args(["--ip-source", "web", "--ip-url"])
+        .arg(checkip.url());
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("certificate"), "{err}");
+    assert_eq!(tls.connections(), 1, "the https:// redirect was followed");
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn address_command_gets_no_secret_in_its_environment() {
+    let server = StubServer::plain();
+    let state = TempDir::new("detect-cmd-env");
+    let env_file = state.path().join("env");
+    let command = format!("env >'{}'; echo 9.8.7.6", env_file.display());
+    // Password and user name from the environment.
+    let mut c = base(&server, &state);
+    c.env("MTGSY_USERNAME", "user@example.com")
+        .env("HARMLESS_VAR", "kept")
+        .args(["--ip-source", "command", "--ip-command", &command]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(env.contains("HARMLESS_VAR=kept"), "{env}");
+    for gone in ["MTGSY_PASSWORD", "MTGSY_USERNAME", PASSWORD] {
+        assert!(!env.contains(gone), "{gone} reached the command:\n{env}");
+    }
+    // Password from a file, with a copy of it in some other variable.
+    let pw = state.path().join("pw");
+    std::fs::write(&pw, PASSWORD).unwrap();
+    let mut c = base(&server, &state);
+    c.env_remove("MTGSY_PASSWORD")
+        .env("SOME_COPY", format!("x{PASSWORD}y"))
+        .args([
+            "--ip-source",
+            "command",
+            "--ip-command",
+            &command,
+            "--force",
+        ])
+        .arg("--password-file")
+        .arg(&pw);
+    let (_, _, err) = texts(&run(c));
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(env.contains("PATH="), "{err}{env}");
+    assert!(
+        !env.contains("SOME_COPY") && !env.contains(PASSWORD),
+        "{env}"
+    );
 }
 
 #[test]

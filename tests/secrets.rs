@@ -19,11 +19,32 @@ fn spellings() -> Vec<String> {
     vec![
         PASSWORD.to_string(),
         encoded.clone(),
-        encoded.to_ascii_lowercase(),
+        lower_hex(&encoded),
         encoded.replace("%20", "+"),
         "Distinct/Pa55".to_string(),
         "Distinct%2FPa55".to_string(),
+        "Distinct%2fPa55".to_string(),
+        "Distinct\\/Pa55".to_string(),
     ]
+}
+
+/// `%2F` to `%2f`: the hex digits in lower case, the letters of the
+/// password as they are.
+fn lower_hex(encoded: &str) -> String {
+    let mut out = String::new();
+    let mut hex_left = 0;
+    for c in encoded.chars() {
+        if c == '%' {
+            hex_left = 2;
+            out.push(c);
+        } else if hex_left > 0 {
+            hex_left -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn assert_clean(what: &str, text: &str) {
@@ -83,9 +104,14 @@ fn password_never_leaves_a_trace() {
         (
             "unconfirmed",
             format!(
-                "<p>pass={}</p>",
-                mtgsy_ddns::request::percent_encode(PASSWORD).to_ascii_lowercase()
+                "<p>pass={} or {}</p>",
+                lower_hex(&mtgsy_ddns::request::percent_encode(PASSWORD)),
+                PASSWORD.replace('&', "&amp;")
             ),
+        ),
+        (
+            "json-echo",
+            format!("{{\"pass\": \"{}\"}}", PASSWORD.replace('/', "\\/")),
         ),
         ("server-error", format!("stack trace: pass={PASSWORD}")),
     ];
@@ -246,4 +272,185 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A password with every awkward character: capitals (the old masker
+/// lower-cased them in its lower-hex spelling), a space, `&`, `%`, `<`, `"`,
+/// a non-ASCII letter and `+`. Every spelling of it starts with "Aw0".
+const AWKWARD: &str = "Aw0 k&%<\"\u{e9}+Q9";
+
+/// The spellings a server could echo AWKWARD in, built here independently
+/// of the client's masker.
+fn awkward_spellings() -> Vec<(&'static str, String)> {
+    let upper = mtgsy_ddns::request::percent_encode(AWKWARD);
+    let lower = lower_hex(&upper);
+    let html: String = AWKWARD
+        .chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '"' => "&quot;".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    let html_numeric: String = AWKWARD
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' => c.to_string(),
+            c => format!("&#{};", u32::from(c)),
+        })
+        .collect();
+    let json = serde_json::to_string(AWKWARD).unwrap();
+    let json = json[1..json.len() - 1].to_string();
+    let json_ascii: String = AWKWARD
+        .chars()
+        .map(|c| match c {
+            '"' => "\\\"".to_string(),
+            c if c.is_ascii() => c.to_string(),
+            c => format!("\\u{:04x}", u32::from(c)),
+        })
+        .collect();
+    vec![
+        ("raw", AWKWARD.to_string()),
+        ("percent", upper.clone()),
+        ("percent-lower", lower.clone()),
+        ("form", upper.replace("%20", "+")),
+        ("form-lower", lower.replace("%20", "+")),
+        ("html", html),
+        ("html-numeric", html_numeric),
+        ("json", json),
+        ("json-ascii", json_ascii),
+    ]
+}
+
+/// The `reply` field of a `--json` outcome.
+fn json_reply(stdout: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}"));
+    v["reply"].as_str().unwrap_or_default().to_string()
+}
+
+fn awkward_run(server: &StubServer, state: &Path) -> (i32, String, String, String) {
+    let mut c = update_cmd(&server.url(), state);
+    c.args(["--allow-http", "--ip", "1.2.3.4", "--json", "-vv"])
+        .env("MTGSY_PASSWORD", AWKWARD);
+    let (code, out, err) = texts(&run(c));
+    let state_text = std::fs::read_to_string(state).unwrap_or_default();
+    (code, out, err, state_text)
+}
+
+#[test]
+fn awkward_password_echoed_in_any_encoding_is_masked() {
+    let dir = TempDir::new("awkward");
+    let server = StubServer::plain();
+    for (name, spelling) in awkward_spellings() {
+        server.set_reply(200, &format!("300 Invalid login: pass={spelling}; bye"));
+        let state = dir.path().join(format!("state-{name}.json"));
+        let (code, out, err, state_text) = awkward_run(&server, &state);
+        assert_eq!(code, 5, "{name}: {out}{err}");
+        for (what, text) in [("stdout", &out), ("stderr", &err), ("state", &state_text)] {
+            assert!(
+                !text.contains("Aw0"),
+                "{name}: {what} holds the password:\n{text}"
+            );
+        }
+        assert_eq!(
+            json_reply(&out),
+            "300 Invalid login: pass=***; bye",
+            "{name}"
+        );
+    }
+    // The server really got the password each time.
+    assert!(server
+        .requests()
+        .iter()
+        .all(|r| r.query("pass").as_deref() == Some(AWKWARD)));
+}
+
+#[test]
+fn password_at_the_512_character_cut_leaves_no_prefix() {
+    let dir = TempDir::new("awkward-cut");
+    let server = StubServer::plain();
+    for (name, spelling) in awkward_spellings()
+        .into_iter()
+        .filter(|(n, _)| matches!(*n, "raw" | "percent-lower"))
+    {
+        // The cut at 512 characters falls after 1, 2, … characters of the
+        // spelling (the padding holds no 'A', so any piece shows as one).
+        for shown in 1..=spelling.chars().count() {
+            let body = format!("{}{spelling} tail", "x".repeat(512 - shown));
+            server.set_reply(200, &body);
+            let state = dir.path().join(format!("state-{name}-{shown}.json"));
+            let (_, out, err, state_text) = awkward_run(&server, &state);
+            let reply = json_reply(&out);
+            assert!(
+                !reply.contains('A') && !state_text.contains("xA"),
+                "{name} cut after {shown}: {reply}"
+            );
+            assert!(
+                !err.contains("Aw") && !out.contains("Aw"),
+                "{name} {shown}: {out}{err}"
+            );
+            assert!(reply.starts_with("xxx"), "{name} {shown}: {reply}");
+        }
+    }
+}
+
+#[test]
+fn c_abi_result_and_last_error_never_hold_the_password() {
+    use mtgsy_ddns::capi::*;
+    use std::ffi::{CStr, CString};
+    let dir = TempDir::new("awkward-capi");
+    let server = StubServer::plain();
+    let body = awkward_spellings()
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect::<Vec<_>>()
+        .join(" | ");
+    server.set_reply(200, &format!("300 Invalid login {body}"));
+    let state = dir.path().join("state.json");
+    let settings = [
+        ("username", "user@example.com".to_string()),
+        ("password", AWKWARD.to_string()),
+        ("server", server.url()),
+        ("allow_http", "1".to_string()),
+        ("ip", "1.2.3.4".to_string()),
+        ("state", state.display().to_string()),
+    ];
+    // SAFETY: a handle from mtgsy_new, used by this thread only and freed
+    // once; every string is NUL-terminated and outlives its call.
+    unsafe {
+        let h = mtgsy_new();
+        assert!(!h.is_null());
+        for (key, value) in &settings {
+            let (k, v) = (
+                CString::new(*key).unwrap(),
+                CString::new(value.as_str()).unwrap(),
+            );
+            assert_eq!(mtgsy_set(h, k.as_ptr(), v.as_ptr()), MTGSY_OK, "{key}");
+        }
+        let mut result: mtgsy_result = std::mem::zeroed();
+        let code = mtgsy_update(h, 0, &mut result);
+        assert_eq!(code, MTGSY_REJECTED);
+        let reply = CStr::from_ptr(result.reply.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        let message = CStr::from_ptr(result.message.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        let error = CStr::from_ptr(mtgsy_last_error(h))
+            .to_string_lossy()
+            .into_owned();
+        mtgsy_free(h);
+        assert!(reply.starts_with("300 Invalid login ***"), "{reply}");
+        for (what, text) in [
+            ("reply", &reply),
+            ("message", &message),
+            ("last error", &error),
+        ] {
+            assert!(!text.contains("Aw0"), "{what} holds the password: {text}");
+        }
+    }
+    let state_text = std::fs::read_to_string(&state).unwrap();
+    assert!(!state_text.contains("Aw0"), "{state_text}");
 }

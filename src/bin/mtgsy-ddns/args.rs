@@ -159,8 +159,13 @@ pub fn settings(cli: &Cli) -> Result<(Settings, Option<ConfigFile>), InputError>
     let mut settings = Settings::default();
     let mut file = None;
     if let Some(path) = &cli.config_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| InputError::new("config", format!("cannot read {path}: {e}")))?;
+        let bytes = mtgsy_ddns::fsio::read_file_capped(
+            std::path::Path::new(path),
+            mtgsy_ddns::fsio::MAX_FILE_BYTES,
+        )
+        .map_err(|e| InputError::new("config", format!("cannot read {path}: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| InputError::new("config", format!("{path} is not UTF-8 text")))?;
         let parsed = ConfigFile::parse(path, &text)?;
         settings
             .merge_file(&parsed.settings)
