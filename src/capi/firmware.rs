@@ -23,7 +23,7 @@ use crate::guard::{self, AttemptResult, Decision, Record, Want};
 use crate::reply::{self, Verdict};
 use crate::state::Store;
 use crate::transport::MAX_BODY;
-use crate::update::{self, Level};
+use crate::update::{self, clock_since, lock_wait, Level};
 
 /// `mtgsy_guard_record`: the service confirmed the update.
 pub const MTGSY_ATTEMPT_UPDATED: c_int = 1;
@@ -89,12 +89,20 @@ fn clock(now: i64) -> Result<i64, Fail> {
     }
 }
 
-fn credential(config: &Config) -> u16 {
-    guard::credential_fingerprint(
-        config.server.host(),
-        &config.username,
-        config.password.expose(),
-    )
+/// What the guard compares for `ip` with the handle's settings, exactly as
+/// `mtgsy_update` builds it.
+fn want(config: &Config, ip: Ipv4Addr, force: bool) -> Want {
+    Want {
+        ip,
+        force,
+        force_interval: config.force_interval,
+        credential: guard::credential_fingerprint(
+            config.server.host(),
+            &config.username,
+            config.password.expose(),
+        ),
+        options: guard::options_fingerprint(&config.fields(ip)),
+    }
 }
 
 /// Asks the rate guard whether firmware may send an update of `ip` now,
@@ -157,20 +165,20 @@ fn check(h: &mut mtgsy, ip: &str, force: bool, now: i64, wait: &mut i64) -> Resu
         .fields(ip)
         .validate(config.allow_private)
         .map_err(|e| Fail::input(&e))?;
+    let started = std::time::Instant::now();
     let now = clock(now)?;
     let sink = h.log;
     let secret = config.password.clone();
     let mut log = |level: Level, msg: &str| emit(sink, level, &secret.mask(msg));
-    let want = Want {
-        ip,
-        force,
-        force_interval: config.force_interval,
-        credential: credential(&config),
-    };
-    let mut store = Store::open_locked(&config.state_path).map_err(|e| Fail::error(&e))?;
+    let want = want(&config, ip, force);
+    let mut store = Store::open_locked(&config.state_path, now, lock_wait(&config))
+        .map_err(|e| Fail::error(&e))?;
     for warning in store.warnings() {
         log(Level::Warn, warning);
     }
+    // The attempt's time is read after the wait for the lock, as in
+    // `mtgsy_update`.
+    let now = clock_since(now, started);
     let host = config.server.host();
     let mut record = store.get(host, &config.username);
     update::seed_empty_record(&config, ip, now, &mut record, &mut log);
@@ -250,9 +258,12 @@ fn record(h: &mut mtgsy, ip: &str, outcome: c_int, now: i64) -> Result<(), Fail>
         )
     })?;
     let (config, ip) = config_for(h, ip)?;
+    let started = std::time::Instant::now();
     let now = clock(now)?;
     let pending = h.pending.take();
-    let mut store = Store::open_locked(&config.state_path).map_err(|e| Fail::error(&e))?;
+    let mut store = Store::open_locked(&config.state_path, now, lock_wait(&config))
+        .map_err(|e| Fail::error(&e))?;
+    let now = clock_since(now, started);
     let host = config.server.host();
     let current = store.get(host, &config.username);
     // Conclude from the record before the attempt only if nothing but our
@@ -269,7 +280,7 @@ fn record(h: &mut mtgsy, ip: &str, outcome: c_int, now: i64) -> Result<(), Fail>
         }
         _ => current,
     };
-    let concluded = before.concluded(ip, now, result, credential(&config));
+    let concluded = before.concluded(&want(&config, ip, false), now, result);
     store
         .put(host, &config.username, concluded)
         .map_err(|e| Fail::error(&e))?;
@@ -318,8 +329,7 @@ pub unsafe extern "C" fn mtgsy_classify(
         unsafe { std::slice::from_raw_parts(body.cast::<u8>(), len.min(MAX_BODY)) }
     };
     super::boundary(super::MTGSY_INTERNAL, || {
-        let text = reply::printable(bytes, 512);
-        let value = match reply::classify(status, &text) {
+        let value = match reply::classify_body(status, bytes) {
             Verdict::Accepted => MTGSY_ATTEMPT_UPDATED,
             Verdict::Unconfirmed => MTGSY_ATTEMPT_UNCONFIRMED,
             Verdict::Rejected(_) => MTGSY_ATTEMPT_REJECTED,

@@ -306,7 +306,8 @@ pub extern "C" fn mtgsy_strerror(code: c_int) -> *const c_char {
 }
 
 /// Makes a handle with every setting at its default (as the CLI with no
-/// options: HTTPS to www.mtgsy.net, state in /var/lib/mtgsy-ddns).
+/// options: HTTPS to www.mtgsy.net, state in /etc/mtgsy-ddns on OpenWrt,
+/// else /var/lib/mtgsy-ddns).
 ///
 /// Returns NULL only if the library failed internally. The caller owns the
 /// handle and releases it with `mtgsy_free`. A handle may be used by one

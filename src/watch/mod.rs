@@ -108,10 +108,7 @@ pub fn configs(settings: &Settings, file: Option<&ConfigFile>) -> Result<Vec<Con
         }
     };
     for (n, a) in configs.iter().enumerate() {
-        if let Some(m) = configs[..n]
-            .iter()
-            .position(|b| b.server.host() == a.server.host() && b.username == a.username)
-        {
+        if let Some(m) = configs[..n].iter().position(|b| same_account(a, b)) {
             return Err(InputError::new(
                 format!("hosts[{n}].username"),
                 format!(
@@ -123,6 +120,15 @@ pub fn configs(settings: &Settings, file: Option<&ConfigFile>) -> Result<Vec<Con
         }
     }
     Ok(configs)
+}
+
+/// Whether two hosts share one guard: the same user name at the same
+/// server, letter case and a trailing dot aside, whatever state file each
+/// names (one account must never have two guards).
+fn same_account(a: &Config, b: &Config) -> bool {
+    use crate::guard::key_part;
+    key_part(a.server.host()) == key_part(b.server.host())
+        && key_part(&a.username) == key_part(&b.username)
 }
 
 fn finish(mut s: Settings) -> Result<Config, InputError> {
