@@ -105,6 +105,10 @@ pub struct Record {
     /// choice is to send nothing that may change nothing; the next update
     /// that goes out for another reason stores it.
     pub registered_options: Option<u32>,
+    /// When a request carrying the registered address last may have
+    /// reached the server (a refresh, forced or not, or a retry): the
+    /// once-a-day rule for updates that change nothing counts from it.
+    pub registered_sent_at: Option<i64>,
     /// When a request last may have reached the server.
     pub last_attempt_at: Option<i64>,
     /// The address that request carried.
@@ -266,15 +270,12 @@ pub fn decide(rec: &Record, now: i64, want: &Want) -> Decision {
 }
 
 /// When an update of the registered address last went out: the accepted
-/// one, or a later attempt with the same address (a forced or refreshing
+/// one, or a later request with the same address (a forced or refreshing
 /// one, whatever its outcome). `None` when nothing was ever sent from this
 /// record (an address only seen in DNS).
 fn unrequired_since(rec: &Record) -> Option<i64> {
-    let sent_same = rec
-        .last_attempt_at
-        .filter(|_| rec.last_attempt_ip.is_some() && rec.last_attempt_ip == rec.registered_ip);
     let registered = rec.registered_at.filter(|_| rec.last_attempt_at.is_some());
-    registered.max(sent_same)
+    registered.max(rec.registered_sent_at)
 }
 
 /// Whether anything needs sending, and why; `Err` carries the
@@ -341,7 +342,18 @@ impl Record {
             last_reply: None,
             written_at: Some(now),
             maybe_registered_ip: self.doubt_after_sending(ip),
+            registered_sent_at: self.sent_registered(ip, now),
             ..self.clone()
+        }
+    }
+
+    /// `registered_sent_at` after a request for `ip` at `now` may have
+    /// reached the server.
+    fn sent_registered(&self, ip: Ipv4Addr, now: i64) -> Option<i64> {
+        if Some(ip) == self.registered_ip {
+            self.registered_sent_at.max(Some(now))
+        } else {
+            self.registered_sent_at
         }
     }
 
@@ -357,6 +369,7 @@ impl Record {
         if result != AttemptResult::FailedUnsent {
             rec.last_attempt_at = Some(now);
             rec.last_attempt_ip = Some(ip);
+            rec.registered_sent_at = self.sent_registered(ip, now);
         }
         // Holds that end in the past are dropped by the outcomes that clear
         // them; one still running (written by another process, or a record
@@ -444,6 +457,7 @@ impl Record {
         };
         fix(&mut rec.registered_at);
         fix(&mut rec.last_attempt_at);
+        fix(&mut rec.registered_sent_at);
         fix(&mut rec.retry_not_before);
         fix(&mut rec.blocked_until);
         fix(&mut rec.written_at);

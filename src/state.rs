@@ -368,7 +368,7 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// the wait ran out.
 fn lock_within(file: &File, max_wait: Duration) -> Result<(), Option<io::Error>> {
     let start = Instant::now();
-    let mut pause = Duration::from_millis(10);
+    let mut pause = Duration::from_millis(1);
     loop {
         match flock(file, libc::LOCK_EX | libc::LOCK_NB) {
             Ok(()) => return Ok(()),
@@ -380,7 +380,7 @@ fn lock_within(file: &File, max_wait: Duration) -> Result<(), Option<io::Error>>
             return Err(None);
         }
         std::thread::sleep(pause.min(max_wait - waited));
-        pause = (pause * 2).min(Duration::from_millis(250));
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
 }
 
