@@ -875,6 +875,18 @@ mod tests {
                 serde_json::json!({"hosts": [{"username": "a.example.com"}, {"username": "a.example.com"}]}),
                 "hosts[1].username",
             ),
+            // One account however it is spelt, whatever state file each names.
+            (
+                serde_json::json!({"hosts": [{"username": "A.Example.COM"}, {"username": "a.example.com."}]}),
+                "hosts[1].username",
+            ),
+            (
+                serde_json::json!({"hosts": [
+                    {"username": "Alice@Example.com", "state": "/tmp/one/state.json"},
+                    {"username": "alice@example.com", "state": "/tmp/two/state.json"}
+                ]}),
+                "hosts[1].username",
+            ),
             (serde_json::json!({"hosts": []}), "hosts"),
             (serde_json::json!({"hosts": {"username": "x"}}), "hosts"),
             (serde_json::json!({"hosts": ["x"]}), "hosts[0]"),
