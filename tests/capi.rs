@@ -557,8 +557,8 @@ mod guard_through_the_abi {
 
     impl Handle {
         fn new(state: &Path, username: &str) -> Handle {
-            // SAFETY: a fresh handle, freed in Drop.
-            let h = Handle(unsafe { mtgsy_new() });
+            // A fresh handle, freed in Drop.
+            let h = Handle(mtgsy_new());
             assert_eq!(h.set("username", username), MTGSY_OK);
             assert_eq!(h.set("password", PASSWORD), MTGSY_OK);
             assert_eq!(h.set("state", state.to_str().unwrap()), MTGSY_OK);

@@ -436,7 +436,7 @@ fn provider_param_opt_words_reach_the_request() {
     assert_eq!(r.rc, 0, "{}\n{}", r.stdout, sb.read("ddns.log"));
     assert_eq!(
         arg_after(&sb.calls()[0].0, "--force-interval"),
-        Some("7200")
+        Some("86400")
     );
     let reqs = stub.requests();
     let q = |n: &str| reqs[0].query(n);
@@ -446,12 +446,12 @@ fn provider_param_opt_words_reach_the_request() {
     assert_eq!(q("offlinetext").as_deref(), Some("Back soon"));
     assert_eq!(q("mx").as_deref(), Some("mail.example.com."));
 
-    // below the service's 10-minute floor: raised, not refused
+    // below the binary's 24-hour minimum: raised, not refused
     let sb = Sandbox::new("force-interval");
     let extra = [("force_interval", "1"), ("force_unit", "minutes")];
     let r = run_provider(&sb, &stub.url(), &section(&extra), IP1, "update");
     assert_eq!(r.rc, 0, "{}\n{}", r.stdout, sb.read("ddns.log"));
-    assert_eq!(arg_after(&sb.calls()[0].0, "--force-interval"), Some("600"));
+    assert_eq!(arg_after(&sb.calls()[0].0, "--force-interval"), Some("86400"));
 }
 
 #[test]

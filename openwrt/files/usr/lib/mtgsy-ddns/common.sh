@@ -205,10 +205,11 @@ mtgsy_ddns_args() {
 			MTGSY_ERROR="force_interval '$force_interval ${force_unit:-hours}' is not a number of seconds/minutes/hours/days"
 			return 1
 		fi
-		# the binary refuses less than 10 minutes (the service's floor)
-		if [ "$__secs" -lt 600 ]; then
-			MTGSY_NOTE="force_interval raised to 10 minutes, the service's minimum"
-			__secs=600
+		# the binary refuses less than 24 hours (updates that change
+		# nothing go out at most once a day)
+		if [ "$__secs" -lt 86400 ]; then
+			MTGSY_NOTE="force_interval raised to 24 hours, the minimum"
+			__secs=86400
 		fi
 		mtgsy_add --force-interval "$__secs"
 	fi
