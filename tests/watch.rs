@@ -630,4 +630,5 @@ fn hosts_spelt_two_ways_are_one_account() {
     let (code, _, err) = common::texts(&out);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("hosts[1].username"), "{err}");
+    assert!(err.contains("is already hosts[0]"), "{err}");
 }
