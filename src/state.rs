@@ -143,7 +143,7 @@ impl Store {
                     lock_path.display()
                 ))
             })?;
-        lock_within(&lock, max_wait).map_err(|e| match e {
+        lock_within(&lock, libc::LOCK_EX, max_wait).map_err(|e| match e {
             Some(e) => err(format!("cannot lock {}: {e}", lock_path.display())),
             None => Error::LockBusy {
                 lock: lock_path.clone(),
@@ -221,10 +221,12 @@ impl Store {
 pub fn read_entries(path: &Path) -> Result<Vec<Entry>, Error> {
     let lock_path = sibling(path, "lock");
     // Take a shared lock when the lock file exists, so a half-finished
-    // cycle is not read; a read-only system without one still reads.
+    // cycle is not read; a read-only system without one still reads, and
+    // so does a reader behind a stuck run, after a bounded wait (writes
+    // are atomic renames, so what it reads is whole).
     let _lock = File::open(&lock_path)
         .ok()
-        .filter(|f| flock(f, libc::LOCK_SH).is_ok());
+        .filter(|f| lock_within(f, libc::LOCK_SH, LOCK_WAIT_MARGIN).is_ok());
     match load(path) {
         Ok(Some(data)) => Ok(data.records),
         Ok(None) => Ok(Vec::new()),
@@ -364,13 +366,13 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Takes the exclusive lock, waiting at most `max_wait`; `Err(None)` when
-/// the wait ran out.
-fn lock_within(file: &File, max_wait: Duration) -> Result<(), Option<io::Error>> {
+/// Takes the lock `op` (`LOCK_EX` or `LOCK_SH`), waiting at most
+/// `max_wait`; `Err(None)` when the wait ran out.
+fn lock_within(file: &File, op: libc::c_int, max_wait: Duration) -> Result<(), Option<io::Error>> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
-        match flock(file, libc::LOCK_EX | libc::LOCK_NB) {
+        match flock(file, op | libc::LOCK_NB) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(Some(e)),

@@ -668,3 +668,23 @@ fn a_record_written_while_waiting_for_the_lock_is_not_a_clock_behind() {
     assert_eq!(j["outcome"], "unchanged", "{stdout} {stderr}");
     assert_eq!(c.sent(), 1);
 }
+
+/// `./state.json`, its absolute path and a path through a symlinked
+/// directory are one state file, so one guard.
+#[test]
+fn spellings_of_one_state_file_share_one_guard() {
+    let c = Client::new("state-spellings");
+    let link = c.dir.path().join("link");
+    std::os::unix::fs::symlink(c.dir.path(), &link).unwrap();
+    let run = |now: i64, state: &std::path::Path, ip: &str| {
+        let mut cmd = update_cmd(&c.server.url(), state);
+        cmd.args(["--allow-http", "--json", "--ip", ip])
+            .current_dir(c.dir.path())
+            .env("MTGSY_DDNS_NOW", now.to_string());
+        texts(&run(cmd)).0
+    };
+    assert_eq!(run(T0, std::path::Path::new("./state.json"), "1.2.3.4"), 0);
+    assert_eq!(run(T0 + 10, &c.state(), "5.6.7.8"), 3);
+    assert_eq!(run(T0 + 20, &link.join("state.json"), "9.9.9.9"), 3);
+    assert_eq!(c.sent(), 1);
+}

@@ -451,7 +451,10 @@ fn provider_param_opt_words_reach_the_request() {
     let extra = [("force_interval", "1"), ("force_unit", "minutes")];
     let r = run_provider(&sb, &stub.url(), &section(&extra), IP1, "update");
     assert_eq!(r.rc, 0, "{}\n{}", r.stdout, sb.read("ddns.log"));
-    assert_eq!(arg_after(&sb.calls()[0].0, "--force-interval"), Some("86400"));
+    assert_eq!(
+        arg_after(&sb.calls()[0].0, "--force-interval"),
+        Some("86400")
+    );
 }
 
 #[test]
