@@ -111,7 +111,8 @@ fn want(config: &Config, ip: Ipv4Addr, force: bool) -> Want {
 /// the `ip` and `ip_source` settings are ignored). `ip` is checked as
 /// `mtgsy_update` would check it (a public IPv4 address unless
 /// `allow_private` is set). `force` non-zero asks for a send even if
-/// unchanged (the floor still holds). `now` is Unix seconds, or 0 for the
+/// unchanged (the floor still holds, and an update that changes nothing
+/// goes out at most once per 24 h). `now` is Unix seconds, or 0 for the
 /// system clock. `retry_after_s`, if not NULL, gets the seconds to wait
 /// (0 when nothing holds a request back).
 ///
@@ -125,13 +126,15 @@ fn want(config: &Config, ip: Ipv4Addr, force: bool) -> Want {
 /// after the floor.
 ///
 /// Or, with nothing to send: `MTGSY_UNCHANGED` (the address is registered),
-/// `MTGSY_DEFERRED` (floor, backoff, rejection hold, or the clock behind
+/// `MTGSY_DEFERRED` (floor, backoff, rejection hold, the once-a-day rule,
+/// a state lock held past the timeout plus 10 s, or the clock behind
 /// the state file), `MTGSY_BLOCKED`; or an error: `MTGSY_BAD_INPUT`
 /// (settings, `ip`, `now`, or the state file), `MTGSY_NULL_ARGUMENT`,
 /// `MTGSY_INVALID_UTF8`, `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`. After any
 /// non-zero code `mtgsy_last_error` says why. Only `MTGSY_OK` means send.
 ///
-/// Blocks while another run holds the state file lock.
+/// Waits while another run holds the state file lock, at most the
+/// `timeout` setting plus 10 s (then `MTGSY_DEFERRED`).
 ///
 /// # Safety
 /// `h` is NULL or a live handle not in use by another thread; `ip` is NULL
@@ -226,10 +229,12 @@ fn check(h: &mut mtgsy, ip: &str, force: bool, now: i64, wait: &mut i64) -> Resu
 /// Returns `MTGSY_OK` once the outcome is on disk; `MTGSY_BAD_INPUT` for
 /// an unknown `outcome`, a bad `ip` or `now`, settings that do not resolve,
 /// or a state file that cannot be written (the pending attempt then still
-/// holds the floor); `MTGSY_NULL_ARGUMENT`, `MTGSY_INVALID_UTF8`,
+/// holds the floor); `MTGSY_DEFERRED` if another run held the state lock
+/// past the timeout plus 10 s (likewise); `MTGSY_NULL_ARGUMENT`, `MTGSY_INVALID_UTF8`,
 /// `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`.
 ///
-/// Blocks while another run holds the state file lock.
+/// Waits while another run holds the state file lock, at most the
+/// `timeout` setting plus 10 s (then `MTGSY_DEFERRED`).
 ///
 /// # Safety
 /// `h` is NULL or a live handle not in use by another thread; `ip` is NULL

@@ -435,10 +435,12 @@ pub unsafe extern "C" fn mtgsy_set_log(
 /// the address, check every field, lock the state file, ask the rate guard,
 /// record the attempt, send one HTTPS request, classify the reply, record
 /// the outcome. It blocks for at most about the `timeout` setting (30 s by
-/// default) plus the wait for the state file lock.
+/// default) plus the wait for the state file lock (at most the timeout
+/// plus 10 s; then `MTGSY_DEFERRED`, nothing sent).
 ///
 /// `force` non-zero sends even an unchanged address (the 10-minute floor
-/// still holds). `out`, if not NULL, is filled on every return (see
+/// still holds, and an update that changes nothing goes out at most once
+/// per 24 h). `out`, if not NULL, is filled on every return (see
 /// `mtgsy_result`); the caller owns it. `MTGSY_DDNS_NOW` in the
 /// environment overrides the clock (for tests).
 ///
