@@ -521,6 +521,41 @@ mod tests {
     }
 
     #[test]
+    fn old_spellings_of_one_key_merge_their_holds() {
+        let dir = tmpdir("merge");
+        let path = dir.join("state.json");
+        let mut blocked = updated(T0);
+        blocked.blocked_until = Some(T0 + 86_400);
+        let later = updated(T0 + 100);
+        let data = StateData {
+            version: FORMAT_VERSION,
+            records: vec![
+                Entry {
+                    server: "h".into(),
+                    username: "Alice@Example.com".into(),
+                    record: blocked,
+                },
+                Entry {
+                    server: "H.".into(),
+                    username: "alice@example.com".into(),
+                    record: later.clone(),
+                },
+            ],
+            lost_at: None,
+        };
+        fs::create_dir_all(&dir).unwrap();
+        write_atomically(&path, &data).unwrap();
+        let mut store = open(&path);
+        let rec = store.get("h", "ALICE@example.com");
+        assert_eq!(rec.registered_at, later.registered_at);
+        assert_eq!(rec.blocked_until, Some(T0 + 86_400));
+        store.put("h", "alice@example.com", rec).unwrap();
+        drop(store);
+        assert_eq!(read_entries(&path).unwrap().len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_lock_wait_is_bounded() {
         let dir = tmpdir("lockwait");
         let path = dir.join("state.json");
