@@ -248,7 +248,7 @@ impl Settings {
                     return Err(InputError::new(
                         key,
                         format!(
-                            "must be at least {MIN_FORCE_INTERVAL_S} seconds (24 h): the service counts updates that change nothing as abuse, so an unchanged address is re-sent at most once a day"
+                            "must be at least {MIN_FORCE_INTERVAL_S} seconds (24 h): updates that change nothing count as abuse"
                         ),
                     ));
                 }

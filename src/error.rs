@@ -117,7 +117,7 @@ impl fmt::Display for Error {
             Error::State { path, what } => write!(f, "state file {}: {what}", path.display()),
             Error::LockBusy { lock, waited_s } => write!(
                 f,
-                "another run has held the state lock {} for over {waited_s} s; nothing was sent, try again later (if no other mtgsy-ddns is running, a stuck process holds it)",
+                "state lock {} held by another run for over {waited_s} s; nothing sent, try later",
                 lock.display()
             ),
             Error::Detect { source, what } => {

@@ -486,7 +486,12 @@ pub fn key_part(name: &str) -> String {
 /// nothing about the password itself (FNV-1a, stable across releases).
 pub fn credential_fingerprint(server_host: &str, username: &str, password: &str) -> u16 {
     let (host, user) = (key_part(server_host), key_part(username));
-    let hash = fnv1a(&["mtgsy-ddns", &host, &user, password]);
+    let hash = fnv1a(&[
+        b"mtgsy-ddns",
+        host.as_bytes(),
+        user.as_bytes(),
+        password.as_bytes(),
+    ]);
     (hash ^ (hash >> 16) ^ (hash >> 32) ^ (hash >> 48)) as u16
 }
 
@@ -495,18 +500,27 @@ pub fn credential_fingerprint(server_host: &str, username: &str, password: &str)
 /// `offline_text`, `mx`. Not the user name or password; stable across
 /// releases (FNV-1a), so a change of any option is told apart.
 pub fn options_fingerprint(fields: &UpdateFields) -> u32 {
-    let flag = |b: Option<bool>| match b {
-        None => "-",
-        Some(true) => "1",
-        Some(false) => "0",
+    let flag = |b: Option<bool>| -> &'static [u8] {
+        match b {
+            None => b"-",
+            Some(true) => b"1",
+            Some(false) => b"0",
+        }
     };
-    let port = fields.port.map(|p| p.to_string()).unwrap_or_default();
-    let text = |s: &Option<String>| match s {
-        None => String::from("-"),
-        Some(s) => format!("={s}"),
+    // An unset option and a set one never hash alike: a set one starts
+    // with '=' (and a 0 byte ends every part).
+    let port = fields.port.map_or([0; 3], |p| {
+        let [hi, lo] = p.to_be_bytes();
+        [b'=', hi, lo]
+    });
+    let text = |s: &Option<String>| -> Vec<u8> {
+        match s {
+            None => b"-".to_vec(),
+            Some(s) => [b"=", s.as_bytes()].concat(),
+        }
     };
     let hash = fnv1a(&[
-        "options-v1",
+        b"options-v1",
         flag(Some(fields.hb)),
         flag(fields.stealth),
         &port,
@@ -517,10 +531,10 @@ pub fn options_fingerprint(fields: &UpdateFields) -> u32 {
     (hash ^ (hash >> 32)) as u32
 }
 
-fn fnv1a(parts: &[&str]) -> u64 {
+fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
-        for &b in part.as_bytes().iter().chain(&[0u8]) {
+        for &b in part.iter().chain(&[0u8]) {
             hash ^= u64::from(b);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }

@@ -45,6 +45,8 @@ const CODES: &[(u32, Verdict)] = &[
 /// The longest body classified; anything longer is unknown.
 pub const MAX_CLASSIFIED_BYTES: usize = 4096;
 
+const TOO_LONG: Verdict = Verdict::Failed("reply too long; outcome unknown");
+
 const BLOCKED: Verdict = Verdict::Blocked("the service says the account or client is blocked");
 const ABUSE: Verdict = Verdict::Blocked("the service reports abuse");
 const INVALID: Verdict = Verdict::Rejected("the service says something is invalid");
@@ -80,7 +82,7 @@ pub fn classify_body(status: u16, body: &[u8]) -> Verdict {
         if (300..=399).contains(&status) {
             return Verdict::Failed("redirect (not followed)");
         }
-        return Verdict::Failed("reply too long to be the service's answer; outcome unknown");
+        return TOO_LONG;
     }
     classify(status, &String::from_utf8_lossy(body))
 }
@@ -89,7 +91,7 @@ pub fn classify_body(status: u16, body: &[u8]) -> Verdict {
 /// body longer than [`MAX_CLASSIFIED_BYTES`] is unknown.
 pub fn classify(status: u16, body: &str) -> Verdict {
     if body.len() > MAX_CLASSIFIED_BYTES && !(300..=399).contains(&status) {
-        return Verdict::Failed("reply too long to be the service's answer; outcome unknown");
+        return TOO_LONG;
     }
     let body = body.trim_start_matches('\u{feff}').trim();
     match status {
@@ -120,21 +122,22 @@ pub fn classify(status: u16, body: &str) -> Verdict {
 fn by_keyword(body: &str) -> Option<Verdict> {
     let lower = body.to_ascii_lowercase();
     // Words: runs of ASCII letters, digits and apostrophes; anything else
-    // (non-ASCII included) separates them.
-    let words: Vec<&str> = lower
+    // (non-ASCII included) separates them. The earliest table entry said
+    // (not right after a negation) wins.
+    let mut best: Option<usize> = None;
+    let mut previous = "";
+    for word in lower
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '\''))
         .filter(|w| !w.is_empty())
-        .collect();
-    let said = |keyword: &str| {
-        words
-            .iter()
-            .enumerate()
-            .any(|(i, w)| *w == keyword && !(i > 0 && NEGATIONS.contains(&words[i - 1])))
-    };
-    KEYWORDS
-        .iter()
-        .find(|(word, _)| said(word))
-        .map(|(_, v)| *v)
+    {
+        if !NEGATIONS.contains(&previous) {
+            if let Some(i) = KEYWORDS.iter().position(|(k, _)| *k == word) {
+                best = Some(best.map_or(i, |b| b.min(i)));
+            }
+        }
+        previous = word;
+    }
+    best.map(|i| KEYWORDS[i].1)
 }
 
 /// The number a reply starts with (after white space), if it stands alone:

@@ -175,16 +175,18 @@ impl Store {
     /// release), the latest record counts, with every hold of the others.
     /// After lost state, the floor holds from the time it was lost.
     pub fn get(&self, server: &str, username: &str) -> Record {
-        let mut found: Vec<&Record> = self
-            .data
-            .records
-            .iter()
-            .filter(|e| e.is_for(server, username))
-            .map(|e| &e.record)
-            .collect();
-        found.sort_by_key(|r| r.written_at);
-        let mut rec = found.last().map(|r| (*r).clone()).unwrap_or_default();
-        for other in &found {
+        let found = || {
+            self.data
+                .records
+                .iter()
+                .filter(|e| e.is_for(server, username))
+                .map(|e| &e.record)
+        };
+        let mut rec = found()
+            .max_by_key(|r| r.written_at)
+            .cloned()
+            .unwrap_or_default();
+        for other in found() {
             rec.last_attempt_at = rec.last_attempt_at.max(other.last_attempt_at);
             rec.retry_not_before = rec.retry_not_before.max(other.retry_not_before);
             rec.blocked_until = rec.blocked_until.max(other.blocked_until);
@@ -294,7 +296,7 @@ fn read(path: &Path, now: i64) -> Result<(StateData, Vec<String>), Error> {
                 if let Some(fixed) = entry.record.with_plausible_times(fallback) {
                     entry.record = fixed;
                     warnings.push(format!(
-                        "state file {}: the record of {} at {} held times that cannot be right (before 2020 or after 2100); they now count from {fallback}, the file's last change, so the 10-minute floor holds from then",
+                        "state file {}: times in the record of {} at {} cannot be right; they count from {fallback}, the file's last change",
                         path.display(),
                         entry.username,
                         entry.server
@@ -319,7 +321,7 @@ fn read(path: &Path, now: i64) -> Result<(StateData, Vec<String>), Error> {
                 });
             }
             let warning = format!(
-                "state file {} could not be read ({why}); moved it to {}; what it held is lost, so the 10-minute floor of every account counts from its last change ({lost_at})",
+                "state file {} could not be read ({why}); moved to {}; the 10-minute floor counts from its last change ({lost_at})",
                 path.display(),
                 aside.display()
             );

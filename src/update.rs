@@ -367,7 +367,7 @@ pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outc
                         .to_string()
                 }
                 DeferReason::Unrequired => format!(
-                    "the once-a-day rule: {ip} with these options is registered and was sent less than 24 h ago, and the service counts updates that change nothing as abuse (--force does not override this)"
+                    "the 24 h rule for updates that change nothing ({ip} is registered with these options; --force does not override it)"
                 ),
             };
             let mut o = Outcome::new(
@@ -413,7 +413,7 @@ pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outc
                 Status::Deferred,
                 ip,
                 format!(
-                    "the system clock reads {now} (Unix seconds), before 2020 or after 2100: it is not set or not synced (NTP), so the rate guard cannot count the 10-minute rule; nothing sent"
+                    "the system clock ({now}) is before 2020 or after 2100, not synced (NTP) yet; nothing sent"
                 ),
             );
             o.retry_after_s = Some(guard::FLOOR_S);
