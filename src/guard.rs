@@ -481,6 +481,14 @@ pub fn key_part(name: &str) -> String {
     name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
 }
 
+/// Whether two names are one guard key (see [`key_part`]), without
+/// allocating.
+pub fn same_key(a: &str, b: &str) -> bool {
+    a.strip_suffix('.')
+        .unwrap_or(a)
+        .eq_ignore_ascii_case(b.strip_suffix('.').unwrap_or(b))
+}
+
 /// A 16-bit fingerprint of the credentials, so a changed password may retry
 /// after a rejection. Sixteen bits tell a change apart, yet say next to
 /// nothing about the password itself (FNV-1a, stable across releases).
@@ -513,20 +521,26 @@ pub fn options_fingerprint(fields: &UpdateFields) -> u32 {
         let [hi, lo] = p.to_be_bytes();
         [b'=', hi, lo]
     });
-    let text = |s: &Option<String>| -> Vec<u8> {
+    fn text(s: &Option<String>) -> [&[u8]; 2] {
         match s {
-            None => b"-".to_vec(),
-            Some(s) => [b"=", s.as_bytes()].concat(),
+            None => [b"-", b""],
+            Some(s) => [b"=", s.as_bytes()],
         }
-    };
+    }
+    let [url_tag, url] = text(&fields.offline_url);
+    let [text_tag, offline_text] = text(&fields.offline_text);
+    let [mx_tag, mx] = text(&fields.mx);
     let hash = fnv1a(&[
         b"options-v1",
         flag(Some(fields.hb)),
         flag(fields.stealth),
         &port,
-        &text(&fields.offline_url),
-        &text(&fields.offline_text),
-        &text(&fields.mx),
+        url_tag,
+        url,
+        text_tag,
+        offline_text,
+        mx_tag,
+        mx,
     ]);
     (hash ^ (hash >> 32)) as u32
 }

@@ -78,12 +78,7 @@ const NEGATIONS: &[&str] = &["not", "no", "never", "without", "isn't", "wasn't"]
 /// Classifies a reply from its HTTP status and its body as received (any
 /// length; bytes that are not UTF-8 are replaced).
 pub fn classify_body(status: u16, body: &[u8]) -> Verdict {
-    if body.len() > MAX_CLASSIFIED_BYTES {
-        if (300..=399).contains(&status) {
-            return Verdict::Failed("redirect (not followed)");
-        }
-        return TOO_LONG;
-    }
+    // Decoding only ever lengthens a body, so `classify` sees it too long.
     classify(status, &String::from_utf8_lossy(body))
 }
 
@@ -93,7 +88,8 @@ pub fn classify(status: u16, body: &str) -> Verdict {
     if body.len() > MAX_CLASSIFIED_BYTES && !(300..=399).contains(&status) {
         return TOO_LONG;
     }
-    let body = body.trim_start_matches('\u{feff}').trim();
+    let body = body.trim();
+    let body = body.strip_prefix('\u{feff}').unwrap_or(body).trim();
     match status {
         300..=399 => return Verdict::Failed("redirect (not followed)"),
         200..=299 => {}

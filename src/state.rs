@@ -84,7 +84,7 @@ impl Entry {
     /// Whether this entry is the record of `username` at `server`; letter
     /// case and a trailing dot do not matter.
     pub fn is_for(&self, server: &str, username: &str) -> bool {
-        key_part(&self.server) == key_part(server) && key_part(&self.username) == key_part(username)
+        guard::same_key(&self.server, server) && guard::same_key(&self.username, username)
     }
 }
 

@@ -126,9 +126,8 @@ pub fn configs(settings: &Settings, file: Option<&ConfigFile>) -> Result<Vec<Con
 /// server, letter case and a trailing dot aside, whatever state file each
 /// names (one account must never have two guards).
 fn same_account(a: &Config, b: &Config) -> bool {
-    use crate::guard::key_part;
-    key_part(a.server.host()) == key_part(b.server.host())
-        && key_part(&a.username) == key_part(&b.username)
+    use crate::guard::same_key;
+    same_key(a.server.host(), b.server.host()) && same_key(&a.username, &b.username)
 }
 
 fn finish(mut s: Settings) -> Result<Config, InputError> {

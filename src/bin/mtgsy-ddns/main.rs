@@ -44,11 +44,8 @@ fn run(cli: &Cli) -> i32 {
     match cli.action {
         Action::Help => {
             print!(
-                "{}",
-                HELP.replace(
-                    "{state}",
-                    &mtgsy_ddns::state::default_path().display().to_string()
-                )
+                "{HELP}{}{HELP_TAIL}",
+                mtgsy_ddns::state::default_path().display()
             );
             0
         }
@@ -150,14 +147,12 @@ fn run_status(cli: &Cli) -> i32 {
         let entries: Vec<_> = mtgsy_ddns::state::read_entries(&path)?
             .into_iter()
             .filter(|e| {
-                let key = mtgsy_ddns::guard::key_part;
+                let same = mtgsy_ddns::guard::same_key;
                 settings
                     .username
                     .as_ref()
-                    .is_none_or(|u| key(u) == key(&e.username))
-                    && server_host
-                        .as_ref()
-                        .is_none_or(|h| key(h) == key(&e.server))
+                    .is_none_or(|u| same(u, &e.username))
+                    && server_host.as_ref().is_none_or(|h| same(h, &e.server))
             })
             .collect();
         if cli.registered_ip {
@@ -220,8 +215,10 @@ TRANSPORT:
     --timeout SECONDS      connect + whole request (default 30)
 
 GUARD AND STATE:
-    --state PATH           default {state} (on OpenWrt,
-                           /etc/mtgsy-ddns/state.json, else
+    --state PATH           default here: ";
+
+const HELP_TAIL: &str = "
+                           (/etc/mtgsy-ddns/state.json on OpenWrt, else
                            /var/lib/mtgsy-ddns/state.json)
     --force                send even if unchanged; the 10-minute floor holds,
                            and an update that changes nothing goes out at
