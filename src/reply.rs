@@ -59,7 +59,6 @@ const ERROR: Verdict = Verdict::Rejected("the service reports an error");
 /// matched; the table's order decides, so "blocked" outranks "error".
 const KEYWORDS: &[(&str, Verdict)] = &[
     ("blocked", BLOCKED),
-    ("banned", BLOCKED),
     ("abuse", ABUSE),
     ("abusive", ABUSE),
     ("invalid", INVALID),
@@ -69,7 +68,6 @@ const KEYWORDS: &[(&str, Verdict)] = &[
     ("failed", FAILURE),
     ("failure", FAILURE),
     ("error", ERROR),
-    ("errors", ERROR),
 ];
 
 /// Words that turn the keyword right after them around ("not blocked").

@@ -175,26 +175,29 @@ impl Store {
     /// release), the latest record counts, with every hold of the others.
     /// After lost state, the floor holds from the time it was lost.
     pub fn get(&self, server: &str, username: &str) -> Record {
-        let found = || {
-            self.data
-                .records
-                .iter()
-                .filter(|e| e.is_for(server, username))
-                .map(|e| &e.record)
-        };
-        let mut rec = found()
-            .max_by_key(|r| r.written_at)
-            .cloned()
-            .unwrap_or_default();
-        for other in found() {
-            rec.last_attempt_at = rec.last_attempt_at.max(other.last_attempt_at);
-            rec.retry_not_before = rec.retry_not_before.max(other.retry_not_before);
-            rec.blocked_until = rec.blocked_until.max(other.blocked_until);
-            rec.written_at = rec.written_at.max(other.written_at);
+        let mut rec: Option<Record> = None;
+        let mut holds = Record::default();
+        for e in self
+            .data
+            .records
+            .iter()
+            .filter(|e| e.is_for(server, username))
+        {
+            let r = &e.record;
+            if rec
+                .as_ref()
+                .is_none_or(|best| r.written_at >= best.written_at)
+            {
+                rec = Some(r.clone());
+            }
+            holds.last_attempt_at = holds.last_attempt_at.max(r.last_attempt_at);
+            holds.retry_not_before = holds.retry_not_before.max(r.retry_not_before);
+            holds.blocked_until = holds.blocked_until.max(r.blocked_until);
         }
-        if let Some(lost) = self.data.lost_at {
-            rec.last_attempt_at = rec.last_attempt_at.max(Some(lost));
-        }
+        let mut rec = rec.unwrap_or_default();
+        rec.last_attempt_at = holds.last_attempt_at.max(self.data.lost_at);
+        rec.retry_not_before = holds.retry_not_before;
+        rec.blocked_until = holds.blocked_until;
         rec
     }
 
@@ -372,7 +375,6 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// `max_wait`; `Err(None)` when the wait ran out.
 fn lock_within(file: &File, op: libc::c_int, max_wait: Duration) -> Result<(), Option<io::Error>> {
     let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
     loop {
         match flock(file, op | libc::LOCK_NB) {
             Ok(()) => return Ok(()),
@@ -383,8 +385,7 @@ fn lock_within(file: &File, op: libc::c_int, max_wait: Duration) -> Result<(), O
         if waited >= max_wait {
             return Err(None);
         }
-        std::thread::sleep(pause.min(max_wait - waited));
-        pause = (pause * 2).min(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(10).min(max_wait - waited));
     }
 }
 
