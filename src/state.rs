@@ -385,7 +385,7 @@ fn lock_within(file: &File, op: libc::c_int, max_wait: Duration) -> Result<(), O
         if waited >= max_wait {
             return Err(None);
         }
-        std::thread::sleep(Duration::from_millis(10).min(max_wait - waited));
+        std::thread::sleep(Duration::from_millis(5).min(max_wait - waited));
     }
 }
 

@@ -78,7 +78,8 @@ pub struct Outcome {
 
 impl Outcome {
     /// The outcome of a run that an error stopped before any request:
-    /// `invalid` for bad input (exit 2), `failed` otherwise.
+    /// `invalid` for bad input (exit 2), `deferred` when another run held
+    /// the state lock too long (exit 3), `failed` otherwise.
     pub fn from_error(error: &Error) -> Outcome {
         let status = error.status();
         let outcome = match status {
@@ -234,6 +235,9 @@ pub fn run(
     outcome.sent = result != AttemptResult::FailedUnsent;
     outcome.request = Some(request.masked_url().to_string());
 
+    // The outcome is stored with the clock read after the reply: a slow
+    // connect or reply moves the floor later, never earlier.
+    let now = now.max(clock_since(opts.now, started));
     let mut concluded = record.concluded(&want, now, result);
     concluded.last_http_status = outcome.http_status;
     concluded.last_reply = outcome

@@ -688,3 +688,21 @@ fn spellings_of_one_state_file_share_one_guard() {
     assert_eq!(run(T0 + 20, &link.join("state.json"), "9.9.9.9"), 3);
     assert_eq!(c.sent(), 1);
 }
+
+/// A slow server (connect or reply) moves the floor later, never earlier:
+/// the stored attempt time is read after the reply.
+#[test]
+fn a_slow_reply_moves_the_floor_later() {
+    let c = Client::new("slow-reply");
+    c.server
+        .set_behaviour(Behaviour::Delay(std::time::Duration::from_secs(2)));
+    let (code, j, err) = c.run_at(T0, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "{err}");
+    let at = c.state_json()["records"][0]["record"]["last_attempt_at"]
+        .as_i64()
+        .unwrap();
+    assert!(at >= T0 + 2, "{at}");
+    let (code, _, _) = c.run_at(T0 + 600, "5.6.7.8", &[]);
+    assert_eq!(code, 3);
+    assert_eq!(c.sent(), 1);
+}

@@ -526,11 +526,8 @@ fn update_inner(h: &mut mtgsy, force: bool, result: &mut mtgsy_result) -> Result
             }
         }
         Err(e) => {
-            let outcome = if e.status() == Status::BadInput {
-                "invalid"
-            } else {
-                "failed"
-            };
+            // The same words as the CLI's JSON.
+            let outcome = update::Outcome::from_error(&e).outcome;
             text::copy_into(&mut result.outcome, outcome);
             text::copy_into(&mut result.message, &e.to_string());
             emit(sink, Level::Error, &e.to_string());
