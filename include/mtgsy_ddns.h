@@ -262,7 +262,8 @@ const char *mtgsy_strerror(int code);
 
 /**
  * Makes a handle with every setting at its default (as the CLI with no
- * options: HTTPS to www.mtgsy.net, state in /var/lib/mtgsy-ddns).
+ * options: HTTPS to www.mtgsy.net, state in /etc/mtgsy-ddns on OpenWrt,
+ * else /var/lib/mtgsy-ddns).
  *
  * Returns NULL only if the library failed internally. The caller owns the
  * handle and releases it with `mtgsy_free`. A handle may be used by one
@@ -336,10 +337,12 @@ int mtgsy_set_log(struct mtgsy *h, mtgsy_log_fn callback, void *userdata);
  * the address, check every field, lock the state file, ask the rate guard,
  * record the attempt, send one HTTPS request, classify the reply, record
  * the outcome. It blocks for at most about the `timeout` setting (30 s by
- * default) plus the wait for the state file lock.
+ * default) plus the wait for the state file lock (at most the timeout
+ * plus 10 s; then `MTGSY_DEFERRED`, nothing sent).
  *
  * `force` non-zero sends even an unchanged address (the 10-minute floor
- * still holds). `out`, if not NULL, is filled on every return (see
+ * still holds, and an update that changes nothing goes out at most once
+ * per 24 h). `out`, if not NULL, is filled on every return (see
  * `mtgsy_result`); the caller owns it. `MTGSY_DDNS_NOW` in the
  * environment overrides the clock (for tests).
  *
@@ -376,7 +379,8 @@ const char *mtgsy_last_error(const struct mtgsy *h);
  * the `ip` and `ip_source` settings are ignored). `ip` is checked as
  * `mtgsy_update` would check it (a public IPv4 address unless
  * `allow_private` is set). `force` non-zero asks for a send even if
- * unchanged (the floor still holds). `now` is Unix seconds, or 0 for the
+ * unchanged (the floor still holds, and an update that changes nothing
+ * goes out at most once per 24 h). `now` is Unix seconds, or 0 for the
  * system clock. `retry_after_s`, if not NULL, gets the seconds to wait
  * (0 when nothing holds a request back).
  *
@@ -390,13 +394,15 @@ const char *mtgsy_last_error(const struct mtgsy *h);
  * after the floor.
  *
  * Or, with nothing to send: `MTGSY_UNCHANGED` (the address is registered),
- * `MTGSY_DEFERRED` (floor, backoff, rejection hold, or the clock behind
+ * `MTGSY_DEFERRED` (floor, backoff, rejection hold, the once-a-day rule,
+ * a state lock held past the timeout plus 10 s, or the clock behind
  * the state file), `MTGSY_BLOCKED`; or an error: `MTGSY_BAD_INPUT`
  * (settings, `ip`, `now`, or the state file), `MTGSY_NULL_ARGUMENT`,
  * `MTGSY_INVALID_UTF8`, `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`. After any
  * non-zero code `mtgsy_last_error` says why. Only `MTGSY_OK` means send.
  *
- * Blocks while another run holds the state file lock.
+ * Waits while another run holds the state file lock, at most the
+ * `timeout` setting plus 10 s (then `MTGSY_DEFERRED`).
  *
  * # Safety
  * `h` is NULL or a live handle not in use by another thread; `ip` is NULL
@@ -422,10 +428,12 @@ int mtgsy_guard_check(struct mtgsy *h,
  * Returns `MTGSY_OK` once the outcome is on disk; `MTGSY_BAD_INPUT` for
  * an unknown `outcome`, a bad `ip` or `now`, settings that do not resolve,
  * or a state file that cannot be written (the pending attempt then still
- * holds the floor); `MTGSY_NULL_ARGUMENT`, `MTGSY_INVALID_UTF8`,
+ * holds the floor); `MTGSY_DEFERRED` if another run held the state lock
+ * past the timeout plus 10 s (likewise); `MTGSY_NULL_ARGUMENT`, `MTGSY_INVALID_UTF8`,
  * `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`.
  *
- * Blocks while another run holds the state file lock.
+ * Waits while another run holds the state file lock, at most the
+ * `timeout` setting plus 10 s (then `MTGSY_DEFERRED`).
  *
  * # Safety
  * `h` is NULL or a live handle not in use by another thread; `ip` is NULL

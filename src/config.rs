@@ -15,9 +15,8 @@ use std::time::Duration;
 use crate::config_file::{FileObject, FileValue};
 use crate::detect::AddressSource;
 use crate::error::InputError;
-use crate::guard::{DEFAULT_FORCE_INTERVAL_S, FLOOR_S};
+use crate::guard::{DEFAULT_FORCE_INTERVAL_S, MIN_FORCE_INTERVAL_S};
 use crate::request::{self, Secret, Server};
-use crate::state::DEFAULT_STATE_PATH;
 use crate::transport::TransportConfig;
 
 /// Every key [`Settings::set`] knows, in the order `--help` lists them.
@@ -150,6 +149,12 @@ impl Settings {
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), InputError> {
         match key {
             "username" => {
+                // A domain may be written fully qualified, with a final
+                // dot; the service knows it without.
+                let value = match value.strip_suffix('.') {
+                    Some(domain) if !value.contains('@') => domain,
+                    _ => value,
+                };
                 request::check_username(value)?;
                 self.username = Some(value.to_string());
             }
@@ -239,11 +244,11 @@ impl Settings {
             }
             "force_interval" => {
                 let s: i64 = parse_number(key, value, "a number of seconds")?;
-                if s < FLOOR_S {
+                if s < MIN_FORCE_INTERVAL_S {
                     return Err(InputError::new(
                         key,
                         format!(
-                            "must be at least {FLOOR_S} seconds (the service's 10-minute rule)"
+                            "must be at least {MIN_FORCE_INTERVAL_S} seconds (24 h): updates that change nothing count as abuse"
                         ),
                     ));
                 }
@@ -335,7 +340,7 @@ impl Settings {
             state_path: self
                 .state
                 .clone()
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH)),
+                .unwrap_or_else(crate::state::default_path),
             lookup_host: self.lookup_host.clone(),
             force_interval: self.force_interval.unwrap_or(DEFAULT_FORCE_INTERVAL_S),
             check_interval: Duration::from_secs(
@@ -467,7 +472,7 @@ mod tests {
         assert_eq!(c.server.url(), request::DEFAULT_SERVER);
         assert_eq!(c.transport.timeout, Duration::from_secs(30));
         assert_eq!(c.force_interval, DEFAULT_FORCE_INTERVAL_S);
-        assert_eq!(c.state_path, PathBuf::from(DEFAULT_STATE_PATH));
+        assert_eq!(c.state_path, crate::state::default_path());
         assert!(!c.hb);
         assert!(!format!("{c:?}").contains("pw\""));
     }
@@ -501,6 +506,8 @@ mod tests {
             ("ip", "1.2.3"),
             ("ip_source", "dns"),
             ("force_interval", "599"),
+            ("force_interval", "86399"),
+            ("force_interval", "-1"),
             ("check_interval", "5"),
             ("mx", "mail.example.com"),
             ("offline_url", "example.com"),
@@ -515,6 +522,28 @@ mod tests {
             let e = Settings::default().set(key, value).expect_err(key);
             assert_eq!(e.field(), key, "{e}");
         }
+    }
+
+    #[test]
+    fn force_interval_below_a_day_says_why() {
+        let e = Settings::default()
+            .set("force_interval", "3600")
+            .unwrap_err();
+        assert_eq!(e.field(), "force_interval");
+        assert!(e.reason().contains("86400"), "{e}");
+        assert!(e.reason().contains("abuse"), "{e}");
+        let mut s = Settings::default();
+        s.set("force_interval", "86400").unwrap();
+        assert_eq!(s.force_interval, Some(86_400));
+    }
+
+    #[test]
+    fn a_domain_user_name_may_end_in_a_dot() {
+        let mut s = Settings::default();
+        s.set("username", "Home.Example.COM.").unwrap();
+        assert_eq!(s.username.as_deref(), Some("Home.Example.COM"));
+        assert!(s.set("username", "a@example.com.").is_err());
+        assert!(s.set("username", "example.com..").is_err());
     }
 
     #[test]

@@ -82,6 +82,14 @@ pub enum Error {
         /// What went wrong, and what to do.
         what: String,
     },
+    /// Another run held the state file lock for longer than this run
+    /// waits (the request timeout plus a margin); nothing was sent.
+    LockBusy {
+        /// The lock file.
+        lock: PathBuf,
+        /// How long this run waited, in seconds.
+        waited_s: u64,
+    },
     /// The current address could not be found.
     Detect {
         /// The address source, e.g. `interface eth0`.
@@ -97,6 +105,7 @@ impl Error {
         match self {
             Error::Input(_) | Error::State { .. } => Status::BadInput,
             Error::Detect { .. } => Status::Network,
+            Error::LockBusy { .. } => Status::Deferred,
         }
     }
 }
@@ -106,6 +115,11 @@ impl fmt::Display for Error {
         match self {
             Error::Input(e) => e.fmt(f),
             Error::State { path, what } => write!(f, "state file {}: {what}", path.display()),
+            Error::LockBusy { lock, waited_s } => write!(
+                f,
+                "state lock {} held by another run for over {waited_s} s; nothing sent, try later",
+                lock.display()
+            ),
             Error::Detect { source, what } => {
                 write!(f, "address detection ({source}): {what}")
             }

@@ -11,13 +11,18 @@
 //! - **Floor**: no two requests within [`FLOOR_S`] seconds, whatever the
 //!   reason, `--force` included. Every request that may have reached the
 //!   server counts.
-//! - **No redundant updates**: an address known to be registered is not sent
-//!   again unless forced (after the floor) or the force interval has passed.
+//! - **No unrequired updates**: an update that changes nothing (the address
+//!   and the request options registered last) goes out at most once per
+//!   [`UNREQUIRED_HOLD_S`], whether forced or by the force interval.
 //! - **Backoff** after failures: 60 s doubling to one hour.
 //! - **Rejected**: the same address with the same credentials is not retried
 //!   for [`REJECT_HOLD_S`]. **Blocked**: nothing is sent for [`BLOCK_HOLD_S`].
 //! - **Clock behind**: if the clock reads earlier than the last time the
-//!   record was written, nothing is sent until it catches up.
+//!   record was written, nothing is sent until it catches up; a clock
+//!   outside [`EARLIEST_TIME`]..=[`LATEST_TIME`] sends nothing at all.
+//!
+//! All time arithmetic saturates, and every doubt is settled on the side
+//! that holds a request back.
 
 #![forbid(unsafe_code)]
 
@@ -25,8 +30,15 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::request::UpdateFields;
+
 /// Minimum seconds between two requests for the same server and user.
 pub const FLOOR_S: i64 = 600;
+/// An update that changes nothing goes out at most once in this many
+/// seconds, by any path (`--force`, the force interval, a config).
+pub const UNREQUIRED_HOLD_S: i64 = 24 * 3600;
+/// Smallest force interval accepted: [`UNREQUIRED_HOLD_S`].
+pub const MIN_FORCE_INTERVAL_S: i64 = UNREQUIRED_HOLD_S;
 /// Default seconds after which an unchanged address is sent again.
 pub const DEFAULT_FORCE_INTERVAL_S: i64 = 72 * 3600;
 /// First backoff step after a failure.
@@ -37,6 +49,16 @@ pub const BACKOFF_MAX_S: i64 = 3600;
 pub const REJECT_HOLD_S: i64 = 24 * 3600;
 /// How long nothing is sent after the service said "blocked".
 pub const BLOCK_HOLD_S: i64 = 24 * 3600;
+/// The earliest clock reading believed (2020-01-01T00:00:00Z): a router
+/// that has not synced its clock reads 1970 or its build date.
+pub const EARLIEST_TIME: i64 = 1_577_836_800;
+/// The latest clock reading believed (2100-01-01T00:00:00Z).
+pub const LATEST_TIME: i64 = 4_102_444_800;
+
+/// Whether `t` is a time the guard believes (see [`EARLIEST_TIME`]).
+pub fn is_plausible_time(t: i64) -> bool {
+    (EARLIEST_TIME..=LATEST_TIME).contains(&t)
+}
 
 /// How an attempt ended, as stored in the record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +99,16 @@ pub struct Record {
     pub registered_ip: Option<Ipv4Addr>,
     /// When it was registered.
     pub registered_at: Option<i64>,
+    /// The request options registered with it (see [`options_fingerprint`]).
+    /// `None` in a record written before this field existed: it then counts
+    /// as the options in use now, because for the account the careful
+    /// choice is to send nothing that may change nothing; the next update
+    /// that goes out for another reason stores it.
+    pub registered_options: Option<u32>,
+    /// When a request carrying the registered address last may have
+    /// reached the server (a refresh, forced or not, or a retry): the
+    /// once-a-day rule for updates that change nothing counts from it.
+    pub registered_sent_at: Option<i64>,
     /// When a request last may have reached the server.
     pub last_attempt_at: Option<i64>,
     /// The address that request carried.
@@ -108,13 +140,16 @@ pub struct Record {
 pub struct Want {
     /// The address to register.
     pub ip: Ipv4Addr,
-    /// `--force`: send even if the address is registered (floor still holds).
+    /// `--force`: send even if the address is registered (the floor and
+    /// the once-a-day rule for unrequired updates still hold).
     pub force: bool,
     /// Seconds after which a registered address is sent again anyway;
-    /// values under [`FLOOR_S`] count as [`FLOOR_S`].
+    /// values under [`MIN_FORCE_INTERVAL_S`] count as that.
     pub force_interval: i64,
     /// Fingerprint of the credentials in use.
     pub credential: u16,
+    /// Fingerprint of the request options in use ([`options_fingerprint`]).
+    pub options: u32,
 }
 
 /// Why a request is sent.
@@ -127,6 +162,9 @@ pub enum SendReason {
         /// The registered address.
         from: Ipv4Addr,
     },
+    /// The address is registered but a request option (hb, stealth, port,
+    /// mx, offline URL or text) has changed since.
+    OptionsChanged,
     /// The last attempt's outcome is unknown, so the registered address is too.
     Retry,
     /// `--force`.
@@ -144,6 +182,9 @@ pub enum DeferReason {
     Backoff,
     /// The service rejected this address with these credentials.
     Rejected,
+    /// A forced update that would change nothing, within a day of the last
+    /// one that went out.
+    Unrequired,
 }
 
 /// The guard's answer.
@@ -173,10 +214,19 @@ pub enum Decision {
         /// The time the state was last written.
         state_time: i64,
     },
+    /// The clock reads before [`EARLIEST_TIME`] or after [`LATEST_TIME`]
+    /// (not synced, or wrong): nothing is sent (exit 3).
+    ClockImplausible {
+        /// The clock's reading.
+        now: i64,
+    },
 }
 
 /// Decides whether `want` may be sent at `now`, given `rec`.
 pub fn decide(rec: &Record, now: i64, want: &Want) -> Decision {
+    if !is_plausible_time(now) {
+        return Decision::ClockImplausible { now };
+    }
     if let Some(t) = rec.written_at {
         if now < t {
             return Decision::ClockBehind { state_time: t };
@@ -191,7 +241,7 @@ pub fn decide(rec: &Record, now: i64, want: &Want) -> Decision {
         Ok(reason) => reason,
         Err(unchanged) => return unchanged,
     };
-    let mut holds = Vec::with_capacity(3);
+    let mut holds = Vec::with_capacity(4);
     if let Some(r) = rec.rejected {
         if r.ip == want.ip && r.credential == want.credential {
             holds.push((r.at.saturating_add(REJECT_HOLD_S), DeferReason::Rejected));
@@ -203,6 +253,11 @@ pub fn decide(rec: &Record, now: i64, want: &Want) -> Decision {
     if let Some(t) = rec.retry_not_before {
         holds.push((t, DeferReason::Backoff));
     }
+    if reason == SendReason::Forced {
+        if let Some(t) = unrequired_since(rec) {
+            holds.push((t.saturating_add(UNREQUIRED_HOLD_S), DeferReason::Unrequired));
+        }
+    }
     // The hold that ends last is the one that matters.
     match holds
         .into_iter()
@@ -212,6 +267,15 @@ pub fn decide(rec: &Record, now: i64, want: &Want) -> Decision {
         Some((until, why)) => Decision::Defer { until, why },
         None => Decision::Send(reason),
     }
+}
+
+/// When an update of the registered address last went out: the accepted
+/// one, or a later request with the same address (a forced or refreshing
+/// one, whatever its outcome). `None` when nothing was ever sent from this
+/// record (an address only seen in DNS).
+fn unrequired_since(rec: &Record) -> Option<i64> {
+    let registered = rec.registered_at.filter(|_| rec.last_attempt_at.is_some());
+    registered.max(rec.registered_sent_at)
 }
 
 /// Whether anything needs sending, and why; `Err` carries the
@@ -229,14 +293,25 @@ fn send_reason(rec: &Record, now: i64, want: &Want) -> Result<SendReason, Decisi
     if registered != want.ip {
         return Ok(SendReason::Changed { from: registered });
     }
+    // A record without options counts as the options in use (see
+    // `Record::registered_options`).
+    if rec.registered_options.is_some_and(|o| o != want.options) {
+        return Ok(SendReason::OptionsChanged);
+    }
+    // From here on an update would change nothing.
     if want.force {
         return Ok(SendReason::Forced);
     }
-    let interval = want.force_interval.max(FLOOR_S);
+    let unchanged = Err(Decision::Unchanged {
+        since: rec.registered_at,
+    });
+    let interval = want.force_interval.max(MIN_FORCE_INTERVAL_S);
     match rec.registered_at {
-        Some(at) if now < at.saturating_add(interval) => {
-            Err(Decision::Unchanged { since: Some(at) })
-        }
+        Some(at) if now < at.saturating_add(interval) => return unchanged,
+        _ => {}
+    }
+    match unrequired_since(rec) {
+        Some(t) if now < t.saturating_add(UNREQUIRED_HOLD_S) => unchanged,
         _ => Ok(SendReason::Refresh),
     }
 }
@@ -248,9 +323,16 @@ pub fn backoff(failures: u32) -> i64 {
     (BACKOFF_FIRST_S << steps).min(BACKOFF_MAX_S)
 }
 
+/// The later of a hold already stored and a new one; a stored hold that
+/// has not ended is never shortened.
+fn later(stored: Option<i64>, new: Option<i64>) -> Option<i64> {
+    stored.max(new)
+}
+
 impl Record {
     /// The record to store **before** sending `ip` at `now`, so that a crash
-    /// or power loss mid-request still counts toward the floor.
+    /// or power loss mid-request still counts toward the floor. `now` is
+    /// read immediately before the request goes out.
     pub fn attempting(&self, ip: Ipv4Addr, now: i64) -> Record {
         Record {
             last_attempt_at: Some(now),
@@ -260,55 +342,72 @@ impl Record {
             last_reply: None,
             written_at: Some(now),
             maybe_registered_ip: self.doubt_after_sending(ip),
+            registered_sent_at: self.sent_registered(ip, now),
             ..self.clone()
         }
     }
 
-    /// The record to store after the attempt ended with `result`. `self`
-    /// is the record from **before** [`Record::attempting`], so an attempt
-    /// that never reached the server does not count toward the floor.
-    pub fn concluded(
-        &self,
-        ip: Ipv4Addr,
-        now: i64,
-        result: AttemptResult,
-        credential: u16,
-    ) -> Record {
+    /// `registered_sent_at` after a request for `ip` at `now` may have
+    /// reached the server.
+    fn sent_registered(&self, ip: Ipv4Addr, now: i64) -> Option<i64> {
+        if Some(ip) == self.registered_ip {
+            self.registered_sent_at.max(Some(now))
+        } else {
+            self.registered_sent_at
+        }
+    }
+
+    /// The record to store after the attempt to send `sent` ended with
+    /// `result`. `self` is the record from **before** [`Record::attempting`],
+    /// so an attempt that never reached the server does not count toward
+    /// the floor. A block or backoff stored earlier is never shortened.
+    pub fn concluded(&self, sent: &Want, now: i64, result: AttemptResult) -> Record {
+        let ip = sent.ip;
         let mut rec = self.clone();
         rec.written_at = Some(now);
         rec.last_result = Some(result);
         if result != AttemptResult::FailedUnsent {
             rec.last_attempt_at = Some(now);
             rec.last_attempt_ip = Some(ip);
+            rec.registered_sent_at = self.sent_registered(ip, now);
         }
+        // Holds that end in the past are dropped by the outcomes that clear
+        // them; one still running (written by another process, or a record
+        // for a request the guard did not allow) stays.
+        let running = |t: Option<i64>| t.filter(|t| *t > now);
         match result {
             AttemptResult::Updated | AttemptResult::Unconfirmed => {
                 rec.registered_ip = Some(ip);
                 rec.registered_at = Some(now);
+                rec.registered_options = Some(sent.options);
                 rec.maybe_registered_ip = None;
                 rec.failures = 0;
-                rec.retry_not_before = None;
+                rec.retry_not_before = running(self.retry_not_before);
                 rec.rejected = None;
-                rec.blocked_until = None;
+                rec.blocked_until = running(self.blocked_until);
             }
             AttemptResult::Rejected => {
                 rec.failures = 0;
-                rec.retry_not_before = None;
+                rec.retry_not_before = running(self.retry_not_before);
                 rec.rejected = Some(Rejection {
                     at: now,
                     ip,
-                    credential,
+                    credential: sent.credential,
                 });
             }
             AttemptResult::Blocked => {
-                rec.blocked_until = Some(now.saturating_add(BLOCK_HOLD_S));
+                rec.blocked_until =
+                    later(self.blocked_until, Some(now.saturating_add(BLOCK_HOLD_S)));
             }
             AttemptResult::FailedSent | AttemptResult::FailedUnsent => {
                 if result == AttemptResult::FailedSent {
                     rec.maybe_registered_ip = self.doubt_after_sending(ip);
                 }
                 rec.failures = rec.failures.saturating_add(1);
-                rec.retry_not_before = Some(now.saturating_add(backoff(rec.failures)));
+                rec.retry_not_before = later(
+                    self.retry_not_before,
+                    Some(now.saturating_add(backoff(rec.failures))),
+                );
             }
             AttemptResult::Pending => {}
         }
@@ -338,20 +437,123 @@ impl Record {
         .filter(|t| *t > now)
         .max()
     }
+
+    /// The record with every time that cannot be right (before
+    /// [`EARLIEST_TIME`] or after [`LATEST_TIME`], e.g. negative or near
+    /// `i64::MAX`) replaced by `fallback`, the best known time of the last
+    /// write (the file's modification time). Answers `None` when every
+    /// time was plausible. A time replaced so counts from `fallback` on:
+    /// the floor holds from then, never from the distant past.
+    pub fn with_plausible_times(&self, fallback: i64) -> Option<Record> {
+        let mut rec = self.clone();
+        let mut changed = false;
+        let mut fix = |t: &mut Option<i64>| {
+            if let Some(v) = t {
+                if !is_plausible_time(*v) {
+                    *v = fallback;
+                    changed = true;
+                }
+            }
+        };
+        fix(&mut rec.registered_at);
+        fix(&mut rec.last_attempt_at);
+        fix(&mut rec.registered_sent_at);
+        fix(&mut rec.retry_not_before);
+        fix(&mut rec.blocked_until);
+        fix(&mut rec.written_at);
+        let mut at = rec.rejected.map(|r| r.at);
+        fix(&mut at);
+        if let (Some(r), Some(at)) = (rec.rejected.as_mut(), at) {
+            r.at = at;
+        }
+        // A registration whose time was unknown: the floor and the
+        // once-a-day rule count from the fallback, as for an attempt.
+        if changed && rec.last_attempt_at.is_none() {
+            rec.last_attempt_at = Some(fallback);
+        }
+        changed.then_some(rec)
+    }
+}
+
+/// The guard key for a server host name or a user name: letter case and a
+/// trailing dot do not make another account or host.
+pub fn key_part(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}
+
+/// Whether two names are one guard key (see [`key_part`]), without
+/// allocating.
+pub fn same_key(a: &str, b: &str) -> bool {
+    a.strip_suffix('.')
+        .unwrap_or(a)
+        .eq_ignore_ascii_case(b.strip_suffix('.').unwrap_or(b))
 }
 
 /// A 16-bit fingerprint of the credentials, so a changed password may retry
 /// after a rejection. Sixteen bits tell a change apart, yet say next to
 /// nothing about the password itself (FNV-1a, stable across releases).
 pub fn credential_fingerprint(server_host: &str, username: &str, password: &str) -> u16 {
+    let (host, user) = (key_part(server_host), key_part(username));
+    let hash = fnv1a(&[
+        b"mtgsy-ddns",
+        host.as_bytes(),
+        user.as_bytes(),
+        password.as_bytes(),
+    ]);
+    (hash ^ (hash >> 16) ^ (hash >> 32) ^ (hash >> 48)) as u16
+}
+
+/// A 32-bit fingerprint of the request options that a registration carries
+/// besides the address: `hb`, `stealth`, `port`, `offline_url`,
+/// `offline_text`, `mx`. Not the user name or password; stable across
+/// releases (FNV-1a), so a change of any option is told apart.
+pub fn options_fingerprint(fields: &UpdateFields) -> u32 {
+    let flag = |b: Option<bool>| -> &'static [u8] {
+        match b {
+            None => b"-",
+            Some(true) => b"1",
+            Some(false) => b"0",
+        }
+    };
+    // An unset option and a set one never hash alike: a set one starts
+    // with '=' (and a 0 byte ends every part).
+    let port = fields.port.map_or([0; 3], |p| {
+        let [hi, lo] = p.to_be_bytes();
+        [b'=', hi, lo]
+    });
+    fn text(s: &Option<String>) -> [&[u8]; 2] {
+        match s {
+            None => [b"-", b""],
+            Some(s) => [b"=", s.as_bytes()],
+        }
+    }
+    let [url_tag, url] = text(&fields.offline_url);
+    let [text_tag, offline_text] = text(&fields.offline_text);
+    let [mx_tag, mx] = text(&fields.mx);
+    let hash = fnv1a(&[
+        b"options-v1",
+        flag(Some(fields.hb)),
+        flag(fields.stealth),
+        &port,
+        url_tag,
+        url,
+        text_tag,
+        offline_text,
+        mx_tag,
+        mx,
+    ]);
+    (hash ^ (hash >> 32)) as u32
+}
+
+fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in ["mtgsy-ddns", server_host, username, password] {
-        for &b in part.as_bytes().iter().chain(&[0u8]) {
+    for part in parts {
+        for &b in part.iter().chain(&[0u8]) {
             hash ^= u64::from(b);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    (hash ^ (hash >> 16) ^ (hash >> 32) ^ (hash >> 48)) as u16
+    hash
 }
 
 #[cfg(test)]
@@ -370,16 +572,24 @@ mod tests {
             force: false,
             force_interval: DEFAULT_FORCE_INTERVAL_S,
             credential: 7,
+            options: 0,
+        }
+    }
+
+    /// What was sent: `addr` with credential fingerprint `credential`.
+    fn sent(addr: &str, credential: u16) -> Want {
+        Want {
+            credential,
+            ..want(addr)
         }
     }
 
     /// The record after a successful update of `addr` at `at`.
     fn registered(addr: &str, at: i64) -> Record {
         Record::default().attempting(ip(addr), at).concluded(
-            ip(addr),
+            &sent(addr, 7),
             at,
             AttemptResult::Updated,
-            7,
         )
     }
 
@@ -413,17 +623,282 @@ mod tests {
     }
 
     #[test]
-    fn force_interval_never_below_floor() {
+    fn force_interval_never_below_a_day() {
         let rec = registered("1.2.3.4", T0);
         let mut w = want("1.2.3.4");
         w.force_interval = 1;
         assert_eq!(
-            decide(&rec, T0 + 599, &w),
+            decide(&rec, T0 + UNREQUIRED_HOLD_S - 1, &w),
             Decision::Unchanged { since: Some(T0) }
         );
         assert_eq!(
-            decide(&rec, T0 + 600, &w),
+            decide(&rec, T0 + UNREQUIRED_HOLD_S, &w),
             Decision::Send(SendReason::Refresh)
+        );
+    }
+
+    #[test]
+    fn a_failed_refresh_is_not_repeated_within_a_day() {
+        let rec = registered("1.2.3.4", T0);
+        let t = T0 + DEFAULT_FORCE_INTERVAL_S;
+        let failed = rec.attempting(ip("1.2.3.4"), t).concluded(
+            &want("1.2.3.4"),
+            t,
+            AttemptResult::FailedSent,
+        );
+        for dt in [600, 3600, UNREQUIRED_HOLD_S - 1] {
+            assert_eq!(
+                decide(&failed, t + dt, &want("1.2.3.4")),
+                Decision::Unchanged { since: Some(T0) },
+                "dt={dt}"
+            );
+        }
+        assert_eq!(
+            decide(&failed, t + UNREQUIRED_HOLD_S, &want("1.2.3.4")),
+            Decision::Send(SendReason::Refresh)
+        );
+    }
+
+    #[test]
+    fn force_respects_floor_and_once_a_day() {
+        let rec = registered("1.2.3.4", T0);
+        let mut w = want("1.2.3.4");
+        w.force = true;
+        for dt in [0, 599, 600, 3600, UNREQUIRED_HOLD_S - 1] {
+            assert_eq!(
+                decide(&rec, T0 + dt, &w),
+                Decision::Defer {
+                    until: T0 + UNREQUIRED_HOLD_S,
+                    why: DeferReason::Unrequired
+                },
+                "dt={dt}"
+            );
+        }
+        assert_eq!(
+            decide(&rec, T0 + UNREQUIRED_HOLD_S, &w),
+            Decision::Send(SendReason::Forced)
+        );
+        // A forced send that failed still counts as the day's one.
+        let t = T0 + UNREQUIRED_HOLD_S;
+        let failed = rec
+            .attempting(ip("1.2.3.4"), t)
+            .concluded(&w, t, AttemptResult::FailedSent);
+        assert_eq!(
+            decide(&failed, t + 3600, &w),
+            Decision::Defer {
+                until: t + UNREQUIRED_HOLD_S,
+                why: DeferReason::Unrequired
+            }
+        );
+        // A changed address is not held by it: only the floor.
+        assert_eq!(
+            decide(
+                &rec,
+                T0 + 600,
+                &Want {
+                    force: true,
+                    ..want("5.6.7.8")
+                }
+            ),
+            Decision::Send(SendReason::Changed {
+                from: ip("1.2.3.4")
+            })
+        );
+    }
+
+    #[test]
+    fn force_sends_an_address_only_seen_in_dns() {
+        // A record seeded from DNS: registered, never sent from here.
+        let rec = Record {
+            registered_ip: Some(ip("1.2.3.4")),
+            registered_at: Some(T0),
+            ..Record::default()
+        };
+        let w = Want {
+            force: true,
+            ..want("1.2.3.4")
+        };
+        assert_eq!(decide(&rec, T0, &w), Decision::Send(SendReason::Forced));
+    }
+
+    #[test]
+    fn changed_options_are_sent_after_the_floor() {
+        let rec = registered("1.2.3.4", T0);
+        let w = Want {
+            options: 99,
+            ..want("1.2.3.4")
+        };
+        assert_eq!(
+            decide(&rec, T0 + 599, &w),
+            Decision::Defer {
+                until: T0 + 600,
+                why: DeferReason::Floor
+            }
+        );
+        assert_eq!(
+            decide(&rec, T0 + 600, &w),
+            Decision::Send(SendReason::OptionsChanged)
+        );
+        let done = rec.concluded(&w, T0 + 600, AttemptResult::Updated);
+        assert_eq!(done.registered_options, Some(99));
+        assert_eq!(
+            decide(&done, T0 + 1200, &w),
+            Decision::Unchanged {
+                since: Some(T0 + 600)
+            }
+        );
+        // A record from before options were stored: they count as the same.
+        let old = Record {
+            registered_options: None,
+            ..rec
+        };
+        assert_eq!(
+            decide(&old, T0 + 600, &w),
+            Decision::Unchanged { since: Some(T0) }
+        );
+    }
+
+    #[test]
+    fn options_fingerprint_sees_every_option() {
+        let base = || crate::request::UpdateFields {
+            username: "u@example.com".into(),
+            password: crate::request::Secret::new("pw"),
+            hb: false,
+            ip: ip("1.2.3.4"),
+            stealth: None,
+            port: None,
+            offline_url: None,
+            offline_text: None,
+            mx: None,
+        };
+        let f0 = options_fingerprint(&base());
+        let mut variants = vec![];
+        let mut v = base();
+        v.hb = true;
+        variants.push(v);
+        let mut v = base();
+        v.stealth = Some(false);
+        variants.push(v);
+        let mut v = base();
+        v.stealth = Some(true);
+        variants.push(v);
+        let mut v = base();
+        v.port = Some(8080);
+        variants.push(v);
+        let mut v = base();
+        v.offline_url = Some("https://example.com/".into());
+        variants.push(v);
+        let mut v = base();
+        v.offline_text = Some(String::new());
+        variants.push(v);
+        let mut v = base();
+        v.mx = Some("mail.example.com.".into());
+        variants.push(v);
+        let mut seen = vec![f0];
+        for v in &variants {
+            let f = options_fingerprint(v);
+            assert!(!seen.contains(&f), "{v:?}");
+            seen.push(f);
+        }
+        // Address, user name and password are not options.
+        let mut v = base();
+        v.ip = ip("5.6.7.8");
+        v.username = "other.example.com".into();
+        v.password = crate::request::Secret::new("other");
+        assert_eq!(options_fingerprint(&v), f0);
+    }
+
+    #[test]
+    fn an_implausible_clock_sends_nothing() {
+        for now in [
+            i64::MIN,
+            -1,
+            0,
+            EARLIEST_TIME - 1,
+            LATEST_TIME + 1,
+            i64::MAX,
+        ] {
+            for rec in [Record::default(), registered("1.2.3.4", T0)] {
+                assert_eq!(
+                    decide(&rec, now, &want("5.6.7.8")),
+                    Decision::ClockImplausible { now },
+                    "{now}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn implausible_record_times_count_from_the_fallback() {
+        for bad in [
+            i64::MIN,
+            -5,
+            0,
+            100,
+            EARLIEST_TIME - 1,
+            LATEST_TIME + 1,
+            i64::MAX,
+        ] {
+            let rec = Record {
+                registered_ip: Some(ip("1.2.3.4")),
+                registered_at: Some(bad),
+                last_attempt_at: Some(bad),
+                last_attempt_ip: Some(ip("1.2.3.4")),
+                written_at: Some(bad),
+                retry_not_before: Some(bad),
+                ..Record::default()
+            };
+            let fixed = rec.with_plausible_times(T0).expect("changed");
+            assert_eq!(fixed.last_attempt_at, Some(T0));
+            assert_eq!(fixed.written_at, Some(T0));
+            assert_eq!(
+                decide(&fixed, T0 + 10, &want("5.6.7.8")),
+                Decision::Defer {
+                    until: T0 + FLOOR_S,
+                    why: DeferReason::Floor
+                },
+                "{bad}"
+            );
+            // Only a registration time was wrong: the floor still holds.
+            let rec = Record {
+                registered_ip: Some(ip("1.2.3.4")),
+                registered_at: Some(bad),
+                ..Record::default()
+            };
+            let fixed = rec.with_plausible_times(T0).expect("changed");
+            assert_eq!(fixed.last_attempt_at, Some(T0));
+        }
+        assert_eq!(registered("1.2.3.4", T0).with_plausible_times(T0 + 5), None);
+    }
+
+    #[test]
+    fn holds_survive_every_outcome() {
+        let mut rec = registered("1.2.3.4", T0);
+        rec.blocked_until = Some(T0 + 50_000);
+        rec.retry_not_before = Some(T0 + 40_000);
+        for r in [
+            AttemptResult::Updated,
+            AttemptResult::Unconfirmed,
+            AttemptResult::Rejected,
+            AttemptResult::Blocked,
+            AttemptResult::FailedSent,
+            AttemptResult::FailedUnsent,
+        ] {
+            let after =
+                rec.attempting(ip("5.6.7.8"), T0 + 1000)
+                    .concluded(&want("5.6.7.8"), T0 + 1000, r);
+            assert!(after.blocked_until >= Some(T0 + 50_000), "{r:?}");
+            assert!(after.retry_not_before >= Some(T0 + 40_000), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn key_ignores_case_and_a_trailing_dot() {
+        assert_eq!(key_part("Home.Example.COM."), "home.example.com");
+        assert_eq!(key_part("Alice@Example.com"), "alice@example.com");
+        assert_eq!(
+            credential_fingerprint("WWW.mtgsy.net.", "Alice@Example.com", "pw"),
+            credential_fingerprint("www.mtgsy.net", "alice@example.com", "pw")
         );
     }
 
@@ -442,31 +917,6 @@ mod tests {
             Decision::Send(SendReason::Changed {
                 from: ip("1.2.3.4")
             })
-        );
-    }
-
-    #[test]
-    fn force_respects_floor() {
-        let rec = registered("1.2.3.4", T0);
-        let mut w = want("1.2.3.4");
-        w.force = true;
-        assert_eq!(
-            decide(&rec, T0, &w),
-            Decision::Defer {
-                until: T0 + 600,
-                why: DeferReason::Floor
-            }
-        );
-        assert_eq!(
-            decide(&rec, T0 + 599, &w),
-            Decision::Defer {
-                until: T0 + 600,
-                why: DeferReason::Floor
-            }
-        );
-        assert_eq!(
-            decide(&rec, T0 + 600, &w),
-            Decision::Send(SendReason::Forced)
         );
     }
 
@@ -501,15 +951,15 @@ mod tests {
         let crashed = registered("1.2.3.4", T0).attempting(ip("5.6.7.8"), T0 + 1000);
         // Then the network is down for a while, then a rejection.
         let rec = crashed
-            .concluded(ip("1.2.3.4"), T0 + 1700, AttemptResult::FailedUnsent, 7)
-            .concluded(ip("9.9.9.9"), T0 + 1800, AttemptResult::Rejected, 7);
+            .concluded(&sent("1.2.3.4", 7), T0 + 1700, AttemptResult::FailedUnsent)
+            .concluded(&sent("9.9.9.9", 7), T0 + 1800, AttemptResult::Rejected);
         assert_eq!(rec.maybe_registered_ip, Some(ip("5.6.7.8")));
         // Wanting the old address must still send it: it may not be registered.
         assert_eq!(
             decide(&rec, T0 + 2400, &want("1.2.3.4")),
             Decision::Send(SendReason::Retry)
         );
-        let done = rec.concluded(ip("1.2.3.4"), T0 + 2400, AttemptResult::Updated, 7);
+        let done = rec.concluded(&sent("1.2.3.4", 7), T0 + 2400, AttemptResult::Updated);
         assert_eq!(
             decide(&done, T0 + 3100, &want("1.2.3.4")),
             Decision::Unchanged {
@@ -521,7 +971,7 @@ mod tests {
     #[test]
     fn unsent_failure_backs_off_without_floor() {
         let before = Record::default();
-        let mut rec = before.concluded(ip("1.2.3.4"), T0, AttemptResult::FailedUnsent, 7);
+        let mut rec = before.concluded(&sent("1.2.3.4", 7), T0, AttemptResult::FailedUnsent);
         assert_eq!(rec.last_attempt_at, None, "nothing reached the server");
         assert_eq!(
             decide(&rec, T0 + 59, &want("1.2.3.4")),
@@ -539,18 +989,18 @@ mod tests {
         let mut waits = Vec::new();
         for _ in 0..9 {
             now = rec.retry_not_before.unwrap();
-            rec = rec.concluded(ip("1.2.3.4"), now, AttemptResult::FailedUnsent, 7);
+            rec = rec.concluded(&sent("1.2.3.4", 7), now, AttemptResult::FailedUnsent);
             waits.push(rec.retry_not_before.unwrap() - now);
         }
         assert_eq!(waits, [120, 240, 480, 960, 1920, 3600, 3600, 3600, 3600]);
         // Success clears the backoff.
-        let ok = rec.concluded(ip("1.2.3.4"), now + 3600, AttemptResult::Updated, 7);
+        let ok = rec.concluded(&sent("1.2.3.4", 7), now + 3600, AttemptResult::Updated);
         assert_eq!((ok.failures, ok.retry_not_before), (0, None));
     }
 
     #[test]
     fn sent_failure_counts_floor_and_backoff() {
-        let rec = Record::default().concluded(ip("1.2.3.4"), T0, AttemptResult::FailedSent, 7);
+        let rec = Record::default().concluded(&sent("1.2.3.4", 7), T0, AttemptResult::FailedSent);
         assert_eq!(
             decide(&rec, T0 + 60, &want("1.2.3.4")),
             Decision::Defer {
@@ -567,10 +1017,9 @@ mod tests {
     #[test]
     fn rejected_holds_same_address_and_credentials() {
         let rec = registered("1.2.3.4", T0).concluded(
-            ip("5.6.7.8"),
+            &sent("5.6.7.8", 7),
             T0 + 1000,
             AttemptResult::Rejected,
-            7,
         );
         let hold_end = T0 + 1000 + REJECT_HOLD_S;
         assert_eq!(
@@ -628,10 +1077,9 @@ mod tests {
     #[test]
     fn blocked_holds_everything_for_a_day() {
         let rec = registered("1.2.3.4", T0).concluded(
-            ip("5.6.7.8"),
+            &sent("5.6.7.8", 7),
             T0 + 1000,
             AttemptResult::Blocked,
-            7,
         );
         let until = T0 + 1000 + BLOCK_HOLD_S;
         for w in [
@@ -662,7 +1110,7 @@ mod tests {
             Decision::ClockBehind { state_time: T0 }
         );
         assert_eq!(
-            decide(&rec, 0, &want("1.2.3.4")),
+            decide(&rec, EARLIEST_TIME, &want("1.2.3.4")),
             Decision::ClockBehind { state_time: T0 }
         );
         let mut forced = want("1.2.3.4");
@@ -675,7 +1123,7 @@ mod tests {
 
     #[test]
     fn unconfirmed_counts_as_registered() {
-        let rec = Record::default().concluded(ip("1.2.3.4"), T0, AttemptResult::Unconfirmed, 7);
+        let rec = Record::default().concluded(&sent("1.2.3.4", 7), T0, AttemptResult::Unconfirmed);
         assert_eq!(
             decide(&rec, T0 + 700, &want("1.2.3.4")),
             Decision::Unchanged { since: Some(T0) }
@@ -715,8 +1163,9 @@ mod tests {
         let steps = [0i64, 59, 60, 300, 599, 600, 3600];
         let mut cases = 0;
         let mut pushed = 0;
-        let mut stack = vec![(Record::default(), T0, None::<i64>)];
-        while let Some((rec, now, last_reached)) = stack.pop() {
+        // (record, time, sends that may have reached the server)
+        let mut stack = vec![(Record::default(), T0, Vec::<(i64, Ipv4Addr)>::new())];
+        while let Some((rec, now, reached)) = stack.pop() {
             if now > T0 + 4 * 3600 {
                 continue;
             }
@@ -727,26 +1176,36 @@ mod tests {
                         let w = Want {
                             ip: a,
                             force,
-                            force_interval: 3600,
+                            force_interval: MIN_FORCE_INTERVAL_S,
                             credential: 1,
+                            options: 0,
                         };
                         cases += 1;
-                        if let Decision::Send(_) = decide(&rec, t, &w) {
-                            if let Some(prev) = last_reached {
+                        if let Decision::Send(reason) = decide(&rec, t, &w) {
+                            if let Some(&(prev, _)) = reached.last() {
                                 assert!(t - prev >= FLOOR_S, "send at {t} after {prev}");
+                            }
+                            // An update that changes nothing: never within a
+                            // day of another send of that address.
+                            if matches!(reason, SendReason::Forced | SendReason::Refresh) {
+                                assert!(
+                                    !reached
+                                        .iter()
+                                        .any(|&(p, ip)| ip == a && t - p < UNREQUIRED_HOLD_S),
+                                    "{reason:?} at {t} after {reached:?}"
+                                );
                             }
                             if pushed < 20_000 {
                                 for &r in &results {
                                     let next = if r == AttemptResult::Pending {
                                         rec.attempting(a, t)
                                     } else {
-                                        rec.concluded(a, t, r, 1)
+                                        rec.concluded(&w, t, r)
                                     };
-                                    let reached = if r == AttemptResult::FailedUnsent {
-                                        last_reached
-                                    } else {
-                                        Some(t)
-                                    };
+                                    let mut reached = reached.clone();
+                                    if r != AttemptResult::FailedUnsent {
+                                        reached.push((t, a));
+                                    }
                                     stack.push((next, t, reached));
                                     pushed += 1;
                                 }

@@ -3,9 +3,15 @@
 //! Pure: no I/O. No public source documents what `update.php` answers, so
 //! [`classify`] runs one ordered table that is easy to extend: the HTTP
 //! status first, then a leading numeric code (the sibling record API's
-//! `800`, `300`, `305`, …), then keywords. A 2xx reply that nothing matches
-//! is [`Verdict::Unconfirmed`]: it was sent and is recorded as registered,
-//! so it is never re-sent in a loop.
+//! `800`, `300`, `305`, …), then keywords, matched as whole words and not
+//! after a negation ("unblocked" and "not blocked" are not "blocked"). A
+//! UTF-8 byte order mark and surrounding white space are ignored. A 2xx
+//! reply that nothing matches is [`Verdict::Unconfirmed`]: it was sent and
+//! is recorded as registered, so it is never re-sent in a loop. A body
+//! longer than [`MAX_CLASSIFIED_BYTES`] (the service's replies are one
+//! short line; a body cut short by the transport's cap is longer) is never
+//! read as success: its outcome is unknown ([`Verdict::Failed`], so the
+//! address is retried after the backoff).
 
 #![forbid(unsafe_code)]
 
@@ -36,29 +42,52 @@ const CODES: &[(u32, Verdict)] = &[
     (100, Verdict::Rejected("account balance insufficient")),
 ];
 
-/// Keywords looked for (case-insensitively) when no code matched; the first
-/// match wins, so "blocked" outranks "error".
+/// The longest body classified; anything longer is unknown.
+pub const MAX_CLASSIFIED_BYTES: usize = 4096;
+
+const TOO_LONG: Verdict = Verdict::Failed("reply too long; outcome unknown");
+
+const BLOCKED: Verdict = Verdict::Blocked("the service says the account or client is blocked");
+const ABUSE: Verdict = Verdict::Blocked("the service reports abuse");
+const INVALID: Verdict = Verdict::Rejected("the service says something is invalid");
+const DENIED: Verdict = Verdict::Rejected("the service denied the update");
+const INCORRECT: Verdict = Verdict::Rejected("the service says something is incorrect");
+const FAILURE: Verdict = Verdict::Rejected("the service reports a failure");
+const ERROR: Verdict = Verdict::Rejected("the service reports an error");
+
+/// Words looked for (case-insensitively, whole words) when no code
+/// matched; the table's order decides, so "blocked" outranks "error".
 const KEYWORDS: &[(&str, Verdict)] = &[
-    (
-        "blocked",
-        Verdict::Blocked("the service says the account or client is blocked"),
-    ),
-    ("abuse", Verdict::Blocked("the service reports abuse")),
-    (
-        "invalid",
-        Verdict::Rejected("the service says something is invalid"),
-    ),
-    ("denied", Verdict::Rejected("the service denied the update")),
-    (
-        "incorrect",
-        Verdict::Rejected("the service says something is incorrect"),
-    ),
-    ("fail", Verdict::Rejected("the service reports a failure")),
-    ("error", Verdict::Rejected("the service reports an error")),
+    ("blocked", BLOCKED),
+    ("abuse", ABUSE),
+    ("abusive", ABUSE),
+    ("invalid", INVALID),
+    ("denied", DENIED),
+    ("incorrect", INCORRECT),
+    ("fail", FAILURE),
+    ("failed", FAILURE),
+    ("failure", FAILURE),
+    ("error", ERROR),
 ];
 
-/// Classifies a reply from its HTTP status and (possibly truncated) body.
+/// Words that turn the keyword right after them around ("not blocked").
+const NEGATIONS: &[&str] = &["not", "no", "never", "without", "isn't", "wasn't"];
+
+/// Classifies a reply from its HTTP status and its body as received (any
+/// length; bytes that are not UTF-8 are replaced).
+pub fn classify_body(status: u16, body: &[u8]) -> Verdict {
+    // Decoding only ever lengthens a body, so `classify` sees it too long.
+    classify(status, &String::from_utf8_lossy(body))
+}
+
+/// Classifies a reply from its HTTP status and its whole body text; a
+/// body longer than [`MAX_CLASSIFIED_BYTES`] is unknown.
 pub fn classify(status: u16, body: &str) -> Verdict {
+    if body.len() > MAX_CLASSIFIED_BYTES && !(300..=399).contains(&status) {
+        return TOO_LONG;
+    }
+    let body = body.trim();
+    let body = body.strip_prefix('\u{feff}').unwrap_or(body).trim();
     match status {
         300..=399 => return Verdict::Failed("redirect (not followed)"),
         200..=299 => {}
@@ -86,10 +115,23 @@ pub fn classify(status: u16, body: &str) -> Verdict {
 
 fn by_keyword(body: &str) -> Option<Verdict> {
     let lower = body.to_ascii_lowercase();
-    KEYWORDS
-        .iter()
-        .find(|(word, _)| lower.contains(word))
-        .map(|(_, v)| *v)
+    // Words: runs of ASCII letters, digits and apostrophes; anything else
+    // (non-ASCII included) separates them. The earliest table entry said
+    // (not right after a negation) wins.
+    let mut best: Option<usize> = None;
+    let mut previous = "";
+    for word in lower
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
+    {
+        if !NEGATIONS.contains(&previous) {
+            if let Some(i) = KEYWORDS.iter().position(|(k, _)| *k == word) {
+                best = Some(best.map_or(i, |b| b.min(i)));
+            }
+        }
+        previous = word;
+    }
+    best.map(|i| KEYWORDS[i].1)
 }
 
 /// The number a reply starts with (after white space), if it stands alone:
@@ -160,6 +202,15 @@ mod tests {
         keyword_fail: 200, "Update failed" => Rejected(_),
         keyword_error: 200, "ERROR" => Rejected(_),
         blocked_outranks_error: 200, "error: blocked for abuse" => Blocked(_),
+        unblocked_is_not_blocked: 200, "Your account was unblocked" => Unconfirmed,
+        not_blocked_is_not_blocked: 200, "Client not blocked" => Unconfirmed,
+        no_error_is_not_error: 200, "no error" => Unconfirmed,
+        nonblocking_is_not_blocked: 200, "nonblocking mode" => Unconfirmed,
+        errorless_is_not_error: 200, "errorless" => Unconfirmed,
+        blocked_after_punctuation: 200, "status:blocked." => Blocked(_),
+        bom_then_code: 200, "\u{feff}800 OK" => Accepted,
+        bom_space_then_code: 200, "\u{feff} \r\n 800\r\n" => Accepted,
+        bom_then_blocked: 200, "\u{feff}blocked" => Blocked(_),
         plain_ok_is_unconfirmed: 200, "OK" => Unconfirmed,
         empty_is_unconfirmed: 200, "" => Unconfirmed,
         html_is_unconfirmed: 204, "<html><body>Thanks</body></html>" => Unconfirmed,
@@ -183,6 +234,23 @@ mod tests {
                 let _ = classify(status, body);
             }
         }
+    }
+
+    #[test]
+    fn an_over_long_body_is_never_success() {
+        let mut body = b"800 OK\n".to_vec();
+        body.resize(MAX_CLASSIFIED_BYTES + 1, b' ');
+        assert!(matches!(classify_body(200, &body), Failed(_)));
+        assert!(matches!(
+            classify(200, &String::from_utf8(body.clone()).unwrap()),
+            Failed(_)
+        ));
+        body.truncate(MAX_CLASSIFIED_BYTES);
+        assert_eq!(classify_body(200, &body), Accepted);
+        assert!(matches!(
+            classify_body(200, &vec![b'x'; 64 * 1024]),
+            Failed(_)
+        ));
     }
 
     #[test]

@@ -5,23 +5,61 @@
 //! never replaced) for the whole check–send–record cycle, so concurrent runs
 //! queue up instead of racing. Writes are atomic: a temporary file in the
 //! same directory, created 0600, written, `fsync`ed and renamed over the old
-//! one, then the directory is `fsync`ed. A file that does not parse is moved
-//! aside to `PATH.corrupt` and the run goes on as a first run.
+//! one, then the directory is `fsync`ed.
+//!
+//! A file that cannot be read as state (empty, truncated, corrupt, a newer
+//! format) never opens the gate: it is moved aside to `PATH.corrupt`, and
+//! its modification time counts as the last attempt of every account (the
+//! floor holds from it). Times in a record that cannot be right (negative,
+//! before 2020, near `i64::MAX`) count from the file's modification time
+//! too. Both repairs are written back at once and reported as warnings.
+//! Keys ignore letter case and a trailing dot ([`crate::guard::key_part`]).
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::fsio;
-use crate::guard::Record;
+use crate::guard::{self, key_part, Record};
 
-/// Where the state lives unless `--state` says otherwise.
+/// Where the state lives unless `--state` says otherwise, on a system
+/// other than OpenWrt (see [`default_path`]).
 pub const DEFAULT_STATE_PATH: &str = "/var/lib/mtgsy-ddns/state.json";
+
+/// Where the state lives on OpenWrt (`/var` is a tmpfs there, lost at
+/// every reboot); the OpenWrt package uses the same path.
+pub const OPENWRT_STATE_PATH: &str = "/etc/mtgsy-ddns/state.json";
+
+/// The file whose presence marks an OpenWrt system.
+const OPENWRT_MARKER: &str = "/etc/openwrt_release";
+
+/// The state file used when none is given, the same for the CLI, watch
+/// mode and the C ABI: [`OPENWRT_STATE_PATH`] when `/etc/openwrt_release`
+/// exists, else [`DEFAULT_STATE_PATH`]. A run by hand on a router thus
+/// shares the guard with the service.
+pub fn default_path() -> PathBuf {
+    default_path_for(Path::new(OPENWRT_MARKER).exists())
+}
+
+/// [`default_path`] for a system that is (or is not) OpenWrt.
+pub fn default_path_for(openwrt: bool) -> PathBuf {
+    PathBuf::from(if openwrt {
+        OPENWRT_STATE_PATH
+    } else {
+        DEFAULT_STATE_PATH
+    })
+}
+
+/// Seconds a run waits for the state lock beyond its request timeout:
+/// the run holding it sends one request (bounded by its timeout) and
+/// writes the file twice.
+pub const LOCK_WAIT_MARGIN: Duration = Duration::from_secs(10);
 
 /// Largest state file read; anything bigger is treated as corrupt.
 const MAX_STATE_BYTES: u64 = fsio::MAX_FILE_BYTES;
@@ -44,9 +82,10 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Whether this entry is the record of `username` at `server`.
+    /// Whether this entry is the record of `username` at `server`; letter
+    /// case and a trailing dot do not matter.
     pub fn is_for(&self, server: &str, username: &str) -> bool {
-        self.server == server && self.username == username
+        guard::same_key(&self.server, server) && guard::same_key(&self.username, username)
     }
 }
 
@@ -54,6 +93,10 @@ impl Entry {
 struct StateData {
     version: u32,
     records: Vec<Entry>,
+    /// When state was last lost (an unreadable file was moved aside): the
+    /// floor of every account holds from this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lost_at: Option<i64>,
 }
 
 /// The state file, locked for one run.
@@ -67,8 +110,10 @@ pub struct Store {
 
 impl Store {
     /// Creates the directory if needed (0700), takes the exclusive lock
-    /// (waiting for other runs to finish) and reads the file.
-    pub fn open_locked(path: &Path) -> Result<Store, Error> {
+    /// (waiting at most `max_wait` for other runs to finish; then
+    /// [`Error::LockBusy`]) and reads the file. `now` is the clock, used
+    /// only when a file's own time cannot be believed.
+    pub fn open_locked(path: &Path, now: i64, max_wait: Duration) -> Result<Store, Error> {
         let err = |what: String| Error::State {
             path: path.to_path_buf(),
             what,
@@ -96,15 +141,26 @@ impl Store {
                     lock_path.display()
                 ))
             })?;
-        flock(&lock, libc::LOCK_EX)
-            .map_err(|e| err(format!("cannot lock {}: {e}", lock_path.display())))?;
-        let (data, warnings) = read(path)?;
-        Ok(Store {
+        lock_within(&lock, libc::LOCK_EX, max_wait).map_err(|e| match e {
+            Some(e) => err(format!("cannot lock {}: {e}", lock_path.display())),
+            None => Error::LockBusy {
+                lock: lock_path.clone(),
+                waited_s: max_wait.as_secs(),
+            },
+        })?;
+        let (data, warnings) = read(path, now)?;
+        let mut store = Store {
             path: path.to_path_buf(),
             _lock: lock,
             data,
             warnings,
-        })
+        };
+        if !store.warnings.is_empty() {
+            // The repair (a floor after lost state, believable times) must
+            // outlive this run, even if it sends nothing.
+            store.write()?;
+        }
+        Ok(store)
     }
 
     /// Messages about what was found (a corrupt file moved aside).
@@ -112,31 +168,49 @@ impl Store {
         &self.warnings
     }
 
-    /// The record for `server` and `username` (empty if none).
+    /// The record for `server` and `username` (empty if none). Should the
+    /// file hold several spellings of the key (written by an older
+    /// release), the latest record counts, with every hold of the others.
+    /// After lost state, the floor holds from the time it was lost.
     pub fn get(&self, server: &str, username: &str) -> Record {
-        self.data
+        let mut rec: Option<Record> = None;
+        let mut holds = Record::default();
+        for e in self
+            .data
             .records
             .iter()
-            .find(|e| e.is_for(server, username))
-            .map(|e| e.record.clone())
-            .unwrap_or_default()
+            .filter(|e| e.is_for(server, username))
+        {
+            let r = &e.record;
+            if rec
+                .as_ref()
+                .is_none_or(|best| r.written_at >= best.written_at)
+            {
+                rec = Some(r.clone());
+            }
+            holds.last_attempt_at = holds.last_attempt_at.max(r.last_attempt_at);
+            holds.retry_not_before = holds.retry_not_before.max(r.retry_not_before);
+            holds.blocked_until = holds.blocked_until.max(r.blocked_until);
+        }
+        let mut rec = rec.unwrap_or_default();
+        rec.last_attempt_at = holds.last_attempt_at.max(self.data.lost_at);
+        rec.retry_not_before = holds.retry_not_before;
+        rec.blocked_until = holds.blocked_until;
+        rec
     }
 
     /// Stores `record` and writes the file atomically before returning.
     pub fn put(&mut self, server: &str, username: &str, record: Record) -> Result<(), Error> {
-        match self
-            .data
-            .records
-            .iter_mut()
-            .find(|e| e.is_for(server, username))
-        {
-            Some(entry) => entry.record = record,
-            None => self.data.records.push(Entry {
-                server: server.to_string(),
-                username: username.to_string(),
-                record,
-            }),
-        }
+        self.data.records.retain(|e| !e.is_for(server, username));
+        self.data.records.push(Entry {
+            server: key_part(server),
+            username: key_part(username),
+            record,
+        });
+        self.write()
+    }
+
+    fn write(&mut self) -> Result<(), Error> {
         self.data.version = FORMAT_VERSION;
         write_atomically(&self.path, &self.data).map_err(|e| Error::State {
             path: self.path.clone(),
@@ -150,10 +224,12 @@ impl Store {
 pub fn read_entries(path: &Path) -> Result<Vec<Entry>, Error> {
     let lock_path = sibling(path, "lock");
     // Take a shared lock when the lock file exists, so a half-finished
-    // cycle is not read; a read-only system without one still reads.
+    // cycle is not read; a read-only system without one still reads, and
+    // so does a reader behind a stuck run, after a bounded wait (writes
+    // are atomic renames, so what it reads is whole).
     let _lock = fsio::open_nofollow(&lock_path)
         .ok()
-        .filter(|f| flock(f, libc::LOCK_SH).is_ok());
+        .filter(|f| lock_within(f, libc::LOCK_SH, LOCK_WAIT_MARGIN).is_ok());
     match load(path) {
         Ok(Some(data)) => Ok(data.records),
         Ok(None) => Ok(Vec::new()),
@@ -201,31 +277,62 @@ fn parse_data(bytes: &[u8]) -> Result<StateData, String> {
     Ok(data)
 }
 
-fn read(path: &Path) -> Result<(StateData, Vec<String>), Error> {
+/// The file's modification time in Unix seconds, if it can be believed;
+/// else `now`.
+fn file_time(path: &Path, now: i64) -> i64 {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .filter(|t| guard::is_plausible_time(*t))
+        .unwrap_or(now)
+}
+
+fn read(path: &Path, now: i64) -> Result<(StateData, Vec<String>), Error> {
     match load(path) {
-        Ok(data) => Ok((data.unwrap_or_default(), Vec::new())),
+        Ok(None) => Ok((StateData::default(), Vec::new())),
+        Ok(Some(mut data)) => {
+            let mut warnings = Vec::new();
+            let fallback = file_time(path, now);
+            for entry in &mut data.records {
+                if let Some(fixed) = entry.record.with_plausible_times(fallback) {
+                    entry.record = fixed;
+                    warnings.push(format!(
+                        "state file {}: times in the record of {} at {} cannot be right; they count from {fallback}, the file's last change",
+                        path.display(),
+                        entry.username,
+                        entry.server
+                    ));
+                }
+            }
+            Ok((data, warnings))
+        }
         Err(Loaded::Io(e)) => Err(Error::State {
             path: path.to_path_buf(),
             what: format!("cannot read: {e}; nothing was sent"),
         }),
         Err(Loaded::Corrupt(why)) => {
+            let lost_at = file_time(path, now);
             let aside = sibling(path, "corrupt");
-            let warning = match fs::rename(path, &aside) {
-                Ok(()) => format!(
-                    "state file {} was corrupt ({why}); moved it to {} and starting afresh",
-                    path.display(),
-                    aside.display()
-                ),
-                Err(e) => {
-                    return Err(Error::State {
-                        path: path.to_path_buf(),
-                        what: format!(
-                            "is corrupt ({why}) and cannot be moved aside: {e}; nothing was sent"
-                        ),
-                    })
-                }
+            if let Err(e) = fs::rename(path, &aside) {
+                return Err(Error::State {
+                    path: path.to_path_buf(),
+                    what: format!(
+                        "cannot be read ({why}) and cannot be moved aside: {e}; nothing was sent"
+                    ),
+                });
+            }
+            let warning = format!(
+                "state file {} could not be read ({why}); moved to {}; the 10-minute floor counts from its last change ({lost_at})",
+                path.display(),
+                aside.display()
+            );
+            let data = StateData {
+                lost_at: Some(lost_at),
+                ..StateData::default()
             };
-            Ok((StateData::default(), vec![warning]))
+            Ok((data, vec![warning]))
         }
     }
 }
@@ -257,6 +364,24 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Takes the lock `op` (`LOCK_EX` or `LOCK_SH`), waiting at most
+/// `max_wait`; `Err(None)` when the wait ran out.
+fn lock_within(file: &File, op: libc::c_int, max_wait: Duration) -> Result<(), Option<io::Error>> {
+    let start = Instant::now();
+    loop {
+        match flock(file, op | libc::LOCK_NB) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(Some(e)),
+        }
+        let waited = start.elapsed();
+        if waited >= max_wait {
+            return Err(None);
+        }
+        std::thread::sleep(Duration::from_millis(5).min(max_wait - waited));
+    }
+}
+
 fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
     loop {
         // SAFETY: the descriptor is owned by `file` and open for the call.
@@ -274,7 +399,27 @@ fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guard::AttemptResult;
+    use crate::guard::{AttemptResult, Want};
+
+    const T0: i64 = 1_800_000_000;
+    const WAIT: Duration = Duration::from_secs(5);
+
+    fn open(path: &Path) -> Store {
+        Store::open_locked(path, T0, WAIT).unwrap()
+    }
+
+    fn updated(at: i64) -> Record {
+        let want = Want {
+            ip: "1.2.3.4".parse().unwrap(),
+            force: false,
+            force_interval: 86_400,
+            credential: 3,
+            options: 0,
+        };
+        Record::default()
+            .attempting(want.ip, at)
+            .concluded(&want, at, AttemptResult::Updated)
+    }
     use std::os::unix::fs::PermissionsExt;
 
     fn tmpdir(name: &str) -> PathBuf {
@@ -287,15 +432,13 @@ mod tests {
     fn round_trip_with_0600_files() {
         let dir = tmpdir("rt");
         let path = dir.join("sub/state.json");
-        let rec = Record::default()
-            .attempting("1.2.3.4".parse().unwrap(), 100)
-            .concluded("1.2.3.4".parse().unwrap(), 100, AttemptResult::Updated, 3);
+        let rec = updated(T0);
         {
-            let mut store = Store::open_locked(&path).unwrap();
+            let mut store = open(&path);
             assert_eq!(store.get("h", "u"), Record::default());
             store.put("h", "u", rec.clone()).unwrap();
         }
-        let store = Store::open_locked(&path).unwrap();
+        let store = open(&path);
         assert_eq!(store.get("h", "u"), rec);
         assert_eq!(store.get("h", "other"), Record::default());
         for p in [path.clone(), sibling(&path, "lock")] {
@@ -321,12 +464,116 @@ mod tests {
         let path = dir.join("state.json");
         fs::write(&path, b"{ not json").unwrap();
         assert!(read_entries(&path).is_err());
-        let store = Store::open_locked(&path).unwrap();
+        let mtime = file_time(&path, 0);
+        let store = open(&path);
         assert_eq!(store.warnings().len(), 1);
-        assert!(store.warnings()[0].contains("corrupt"));
-        assert!(!path.exists());
+        assert!(store.warnings()[0].contains("could not be read"));
         assert_eq!(fs::read(sibling(&path, "corrupt")).unwrap(), b"{ not json");
+        // The floor of every account holds from the file's last change,
+        // in this run and in the next.
+        assert_eq!(store.get("h", "u").last_attempt_at, Some(mtime));
+        drop(store);
+        assert_eq!(open(&path).get("x", "y").last_attempt_at, Some(mtime));
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unbelievable_times_count_from_the_file_time() {
+        let dir = tmpdir("times");
+        let path = dir.join("state.json");
+        {
+            let mut rec = updated(T0);
+            rec.last_attempt_at = Some(-5);
+            rec.written_at = Some(i64::MAX);
+            let mut store = open(&path);
+            store.put("h", "u", rec).unwrap();
+        }
+        let mtime = file_time(&path, 0);
+        let store = open(&path);
+        assert_eq!(store.warnings().len(), 1, "{:?}", store.warnings());
+        let rec = store.get("h", "u");
+        assert_eq!(rec.last_attempt_at, Some(mtime));
+        assert_eq!(rec.written_at, Some(mtime));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn keys_ignore_case_and_a_trailing_dot() {
+        let dir = tmpdir("keys");
+        let path = dir.join("state.json");
+        let mut store = open(&path);
+        store
+            .put("WWW.mtgsy.net.", "Home.Example.COM.", updated(T0))
+            .unwrap();
+        assert_eq!(store.get("www.mtgsy.net", "home.example.com"), updated(T0));
+        store
+            .put("www.mtgsy.net", "home.example.com", updated(T0 + 1))
+            .unwrap();
+        drop(store);
+        let entries = read_entries(&path).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].username, "home.example.com");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn old_spellings_of_one_key_merge_their_holds() {
+        let dir = tmpdir("merge");
+        let path = dir.join("state.json");
+        let mut blocked = updated(T0);
+        blocked.blocked_until = Some(T0 + 86_400);
+        let later = updated(T0 + 100);
+        let data = StateData {
+            version: FORMAT_VERSION,
+            records: vec![
+                Entry {
+                    server: "h".into(),
+                    username: "Alice@Example.com".into(),
+                    record: blocked,
+                },
+                Entry {
+                    server: "H.".into(),
+                    username: "alice@example.com".into(),
+                    record: later.clone(),
+                },
+            ],
+            lost_at: None,
+        };
+        fs::create_dir_all(&dir).unwrap();
+        write_atomically(&path, &data).unwrap();
+        let mut store = open(&path);
+        let rec = store.get("h", "ALICE@example.com");
+        assert_eq!(rec.registered_at, later.registered_at);
+        assert_eq!(rec.blocked_until, Some(T0 + 86_400));
+        store.put("h", "alice@example.com", rec).unwrap();
+        drop(store);
+        assert_eq!(read_entries(&path).unwrap().len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_lock_wait_is_bounded() {
+        let dir = tmpdir("lockwait");
+        let path = dir.join("state.json");
+        let _held = open(&path);
+        let start = Instant::now();
+        let e = Store::open_locked(&path, T0, Duration::from_millis(300)).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert_eq!(e.status(), crate::Status::Deferred);
+        assert!(e.to_string().contains("state.json.lock"), "{e}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn default_path_follows_the_system() {
+        assert_eq!(
+            default_path_for(true),
+            PathBuf::from("/etc/mtgsy-ddns/state.json")
+        );
+        assert_eq!(
+            default_path_for(false),
+            PathBuf::from("/var/lib/mtgsy-ddns/state.json")
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::request::Request;
 /// Most bytes of a reply body read; the rest is never read.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// A reply: status and (at most [`MAX_BODY`] bytes of) body.
+/// A reply: status and body (at most [`MAX_BODY`] bytes, and one more to
+/// tell that there was more).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpReply {
     /// The HTTP status code.
@@ -196,9 +197,14 @@ impl Transport for HttpTransport {
         let status = response.status().as_u16();
         let mut body = Vec::with_capacity(1024);
         let reader = response.body_mut().with_config().limit(u64::MAX).reader();
-        // A body cut short by a timeout or reset still has a status: keep
-        // what arrived.
-        let _ = reader.take(MAX_BODY as u64).read_to_end(&mut body);
+        // A body cut short (timeout, reset) is no answer: the outcome is
+        // unknown. One byte over the cap tells the classifier it is too long.
+        if let Err(e) = reader.take(MAX_BODY as u64 + 1).read_to_end(&mut body) {
+            return Err(SendError {
+                may_have_reached_server: true,
+                message: format!("the reply (HTTP {status}) was cut short: {e}"),
+            });
+        }
         Ok(HttpReply { status, body })
     }
 }

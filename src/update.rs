@@ -19,7 +19,7 @@ use crate::error::{Error, Status};
 use crate::guard::{self, AttemptResult, Decision, DeferReason, Record, SendReason, Want};
 use crate::reply::{self, Verdict};
 use crate::request;
-use crate::state::Store;
+use crate::state::{Store, LOCK_WAIT_MARGIN};
 use crate::transport::Transport;
 
 /// How loud a log message is.
@@ -78,13 +78,14 @@ pub struct Outcome {
 
 impl Outcome {
     /// The outcome of a run that an error stopped before any request:
-    /// `invalid` for bad input (exit 2), `failed` otherwise.
+    /// `invalid` for bad input (exit 2), `deferred` when another run held
+    /// the state lock too long (exit 3), `failed` otherwise.
     pub fn from_error(error: &Error) -> Outcome {
         let status = error.status();
-        let outcome = if status == Status::BadInput {
-            "invalid"
-        } else {
-            "failed"
+        let outcome = match status {
+            Status::BadInput => "invalid",
+            Status::Deferred => "deferred",
+            _ => "failed",
         };
         Outcome::with_ip(outcome, status, None, error.to_string())
     }
@@ -164,19 +165,21 @@ pub fn run(
             &config.username,
             config.password.expose(),
         ),
+        options: guard::options_fingerprint(&fields),
     };
 
     if opts.dry_run {
         return Ok(dry_run(config, opts, &want, &request));
     }
 
-    let mut store = Store::open_locked(&config.state_path)?;
+    let mut store = Store::open_locked(&config.state_path, opts.now, lock_wait(config))?;
     for warning in store.warnings() {
         log(Level::Warn, warning);
     }
     let host = config.server.host();
     let mut record = store.get(host, &config.username);
-    let now = time_after_wait(opts.now, &record, started.elapsed());
+    let now =
+        time_after_wait(opts.now, &record, started.elapsed()).max(clock_since(opts.now, started));
     seed_empty_record(config, ip, now, &mut record, &mut log);
 
     let reason = match guard::decide(&record, now, &want) {
@@ -189,6 +192,9 @@ pub fn run(
     );
 
     // Record the attempt first: if this cannot be written, nothing is sent.
+    // Its time is read now, immediately before the request goes out, so
+    // the floor counts from the send, not from the start of the run.
+    let now = now.max(clock_since(opts.now, started));
     store
         .put(host, &config.username, record.attempting(ip, now))
         .map_err(|e| match e {
@@ -203,9 +209,9 @@ pub fn run(
 
     let (mut outcome, result) = match sent {
         Ok(http) => {
-            let raw_text = reply::printable(&http.body, REPLY_CHARS);
-            // Classify what the server said; show and store it masked.
-            let verdict = reply::classify(http.status, &raw_text);
+            // Classify what the server said, all of it; show and store it
+            // masked and bounded.
+            let verdict = reply::classify_body(http.status, &http.body);
             let text = secret.mask_reply(&http.body, REPLY_CHARS);
             let mut o = reply_outcome(verdict, ip, &text, http.status);
             o.http_status = Some(http.status);
@@ -235,7 +241,10 @@ pub fn run(
     outcome.sent = result != AttemptResult::FailedUnsent;
     outcome.request = Some(request.masked_url().to_string());
 
-    let mut concluded = record.concluded(ip, now, result, want.credential);
+    // The outcome is stored with the clock read after the reply: a slow
+    // connect or reply moves the floor later, never earlier.
+    let now = now.max(clock_since(opts.now, started));
+    let mut concluded = record.concluded(&want, now, result);
     concluded.last_http_status = outcome.http_status;
     concluded.last_reply = outcome
         .reply
@@ -252,12 +261,31 @@ pub fn run(
         result,
         AttemptResult::FailedSent | AttemptResult::FailedUnsent
     ) {
-        outcome.retry_after_s = concluded.next_allowed(now).map(|t| t - now);
+        outcome.retry_after_s = concluded.next_allowed(now).map(|t| seconds_until(t, now));
     }
     if result == AttemptResult::Blocked {
-        outcome.retry_after_s = concluded.blocked_until.map(|t| t - now);
+        outcome.retry_after_s = concluded.blocked_until.map(|t| seconds_until(t, now));
     }
     Ok(outcome)
+}
+
+/// How long a run waits for the state lock: its request timeout plus a
+/// margin for the run that holds it to write its outcome.
+pub fn lock_wait(config: &Config) -> std::time::Duration {
+    config.transport.timeout.saturating_add(LOCK_WAIT_MARGIN)
+}
+
+/// The clock now, from its reading `now` at `started`: whole seconds
+/// elapsed since are added (never more than have passed).
+pub fn clock_since(now: i64, started: std::time::Instant) -> i64 {
+    let elapsed = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX);
+    now.saturating_add(elapsed)
+}
+
+/// Seconds from `now` to `until`, never negative, saturating at the ends
+/// of `i64`.
+pub fn seconds_until(until: i64, now: i64) -> i64 {
+    until.saturating_sub(now).max(0)
 }
 
 /// The time to decide with, once the state lock is held. `now` was read
@@ -331,7 +359,7 @@ pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outc
     match decision {
         Decision::Unchanged { since } => {
             let since = since
-                .map(|t| format!(" (registered {} s ago)", now - t))
+                .map(|t| format!(" (registered {} s ago)", now.saturating_sub(t).max(0)))
                 .unwrap_or_default();
             Outcome::new(
                 "unchanged",
@@ -348,6 +376,9 @@ pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outc
                     "the service rejected this address with these credentials; fix the login or wait"
                         .to_string()
                 }
+                DeferReason::Unrequired => format!(
+                    "the 24 h rule for updates that change nothing ({ip} is registered with these options; --force does not override it)"
+                ),
             };
             let mut o = Outcome::new(
                 "deferred",
@@ -355,10 +386,10 @@ pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outc
                 ip,
                 format!(
                     "update to {ip} deferred by {rule}; next attempt allowed in {} s",
-                    until - now
+                    seconds_until(until, now)
                 ),
             );
-            o.retry_after_s = Some(until - now);
+            o.retry_after_s = Some(seconds_until(until, now));
             o
         }
         Decision::Blocked { until } => {
@@ -368,10 +399,10 @@ pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outc
                 ip,
                 format!(
                     "BLOCKED: the service blocked this account or client; nothing is sent for another {} s; contact Microtech support",
-                    until - now
+                    seconds_until(until, now)
                 ),
             );
-            o.retry_after_s = Some(until - now);
+            o.retry_after_s = Some(seconds_until(until, now));
             o
         }
         Decision::ClockBehind { state_time } => {
@@ -383,7 +414,19 @@ pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outc
                     "the system clock ({now}) is behind the state file ({state_time}), as on a router that has not synced its clock (NTP) yet; nothing sent. If the clock is right and the state is wrong, remove the state file"
                 ),
             );
-            o.retry_after_s = Some(state_time - now);
+            o.retry_after_s = Some(seconds_until(state_time, now));
+            o
+        }
+        Decision::ClockImplausible { now } => {
+            let mut o = Outcome::new(
+                "deferred",
+                Status::Deferred,
+                ip,
+                format!(
+                    "the system clock ({now}) is before 2020 or after 2100, not synced (NTP) yet; nothing sent"
+                ),
+            );
+            o.retry_after_s = Some(guard::FLOOR_S);
             o
         }
         Decision::Send(_) => unreachable_send(ip),
@@ -404,6 +447,7 @@ fn describe_reason(reason: SendReason, ip: Ipv4Addr) -> String {
     match reason {
         SendReason::FirstRun => format!("first update, {ip}"),
         SendReason::Changed { from } => format!("address changed from {from} to {ip}"),
+        SendReason::OptionsChanged => format!("request options changed, sending {ip} with them"),
         SendReason::Retry => format!("the last attempt's outcome is unknown, sending {ip} again"),
         SendReason::Forced => format!("forced update of {ip}"),
         SendReason::Refresh => format!("force interval passed, refreshing {ip}"),

@@ -538,3 +538,130 @@ fn readme_example_compiles_and_runs() {
         assert_eq!(usage.status.code(), Some(2));
     }
 }
+
+/// The C ABI's guard, called as C would call it (from Rust, through the
+/// exported functions): the same rules as the CLI, because it is the same
+/// code.
+mod guard_through_the_abi {
+    use super::*;
+    use mtgsy_ddns::capi::*;
+    use std::ffi::{c_int, CStr, CString};
+
+    const T0: i64 = 1_800_000_000;
+    /// `MTGSY_ATTEMPT_UPDATED`, `_UNCONFIRMED`, `_FAILED_SENT`.
+    const UPDATED: c_int = 1;
+    const UNCONFIRMED: c_int = 2;
+    const FAILED_SENT: c_int = 5;
+
+    struct Handle(*mut mtgsy);
+
+    impl Handle {
+        fn new(state: &Path, username: &str) -> Handle {
+            // A fresh handle, freed in Drop.
+            let h = Handle(mtgsy_new());
+            assert_eq!(h.set("username", username), MTGSY_OK);
+            assert_eq!(h.set("password", PASSWORD), MTGSY_OK);
+            assert_eq!(h.set("state", state.to_str().unwrap()), MTGSY_OK);
+            h
+        }
+        fn set(&self, key: &str, value: &str) -> c_int {
+            let (k, v) = (CString::new(key).unwrap(), CString::new(value).unwrap());
+            // SAFETY: live handle, NUL-terminated strings.
+            unsafe { mtgsy_set(self.0, k.as_ptr(), v.as_ptr()) }
+        }
+        fn check(&self, ip: &str, force: bool, now: i64) -> (c_int, i64) {
+            let ip = CString::new(ip).unwrap();
+            let mut wait = -1;
+            // SAFETY: live handle, NUL-terminated string, writable wait.
+            let code = unsafe {
+                mtgsy_guard_check(self.0, ip.as_ptr(), c_int::from(force), now, &mut wait)
+            };
+            (code, wait)
+        }
+        fn record(&self, ip: &str, outcome: c_int, now: i64) -> c_int {
+            let ip = CString::new(ip).unwrap();
+            // SAFETY: live handle, NUL-terminated string.
+            unsafe { mtgsy_guard_record(self.0, ip.as_ptr(), outcome, now) }
+        }
+        fn error(&self) -> String {
+            // SAFETY: live handle; the string lives until the next call.
+            unsafe { CStr::from_ptr(mtgsy_last_error(self.0)) }
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+
+    impl Drop for Handle {
+        fn drop(&mut self) {
+            // SAFETY: the handle from mtgsy_new, freed once.
+            unsafe { mtgsy_free(self.0) }
+        }
+    }
+
+    #[test]
+    fn force_interval_below_a_day_is_refused() {
+        let dir = TempDir::new("abi-interval");
+        let h = Handle::new(&dir.path().join("state.json"), "u@example.com");
+        assert_eq!(h.set("force_interval", "3600"), MTGSY_BAD_INPUT);
+        assert!(h.error().contains("86400"), "{}", h.error());
+        assert_eq!(h.set("force_interval", "86400"), MTGSY_OK);
+    }
+
+    #[test]
+    fn forced_unchanged_updates_at_most_once_a_day() {
+        let dir = TempDir::new("abi-daily");
+        let h = Handle::new(&dir.path().join("state.json"), "u@example.com");
+        assert_eq!(h.check("1.2.3.4", false, T0).0, MTGSY_OK);
+        assert_eq!(h.record("1.2.3.4", UPDATED, T0), MTGSY_OK);
+        for dt in [600, 3600, 86_399] {
+            assert_eq!(
+                h.check("1.2.3.4", true, T0 + dt),
+                (MTGSY_DEFERRED, 86_400 - dt),
+                "{}",
+                h.error()
+            );
+        }
+        assert_eq!(h.check("1.2.3.4", true, T0 + 86_400).0, MTGSY_OK);
+        // A changed option is a change.
+        assert_eq!(h.record("1.2.3.4", UPDATED, T0 + 86_400), MTGSY_OK);
+        assert_eq!(h.set("hb", "1"), MTGSY_OK);
+        assert_eq!(h.check("1.2.3.4", false, T0 + 87_000).0, MTGSY_OK);
+    }
+
+    #[test]
+    fn spellings_of_one_account_share_one_guard() {
+        let dir = TempDir::new("abi-spellings");
+        let state = dir.path().join("state.json");
+        let a = Handle::new(&state, "Home.Example.COM.");
+        let b = Handle::new(&state, "home.example.com");
+        assert_eq!(a.check("1.2.3.4", false, T0).0, MTGSY_OK);
+        assert_eq!(a.record("1.2.3.4", FAILED_SENT, T0), MTGSY_OK);
+        assert_eq!(b.check("5.6.7.8", false, T0 + 10), (MTGSY_DEFERRED, 590));
+    }
+
+    #[test]
+    fn a_clock_before_2020_sends_nothing() {
+        let dir = TempDir::new("abi-clock");
+        let h = Handle::new(&dir.path().join("state.json"), "u@example.com");
+        let (code, _) = h.check("1.2.3.4", false, 1_000);
+        assert_eq!(code, MTGSY_DEFERRED, "{}", h.error());
+        assert!(h.error().contains("not synced"), "{}", h.error());
+    }
+
+    #[test]
+    fn classify_reads_whole_words_and_refuses_long_bodies() {
+        let classify = |status: c_int, body: &[u8]| {
+            let mut attempt = -1;
+            // SAFETY: body and attempt valid for the call.
+            let code =
+                unsafe { mtgsy_classify(status, body.as_ptr().cast(), body.len(), &mut attempt) };
+            assert_eq!(code, MTGSY_OK);
+            attempt
+        };
+        assert_eq!(classify(200, b"account unblocked"), UNCONFIRMED);
+        assert_eq!(classify(200, "\u{feff}800 OK".as_bytes()), UPDATED);
+        let mut long = b"800 OK ".to_vec();
+        long.resize(10_000, b'x');
+        assert_eq!(classify(200, &long), FAILED_SENT);
+    }
+}

@@ -92,14 +92,245 @@ fn force_never_beats_the_floor() {
     let c = Client::new("force");
     c.run_at(T0, "1.2.3.4", &[]);
     for dt in [0, 1, 300, 599] {
-        let (code, j, _) = c.run_at(T0 + dt, "1.2.3.4", &["--force"]);
+        let (code, j, _) = c.run_at(T0 + dt, "5.6.7.8", &["--force"]);
         assert_eq!(code, 3, "dt={dt}");
         assert_eq!(j["retry_after_s"], 600 - dt);
     }
     assert_eq!(c.sent(), 1);
-    let (code, j, _) = c.run_at(T0 + 600, "1.2.3.4", &["--force"]);
+    let (code, j, _) = c.run_at(T0 + 600, "5.6.7.8", &["--force"]);
     assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
     assert_eq!(c.sent(), 2);
+}
+
+/// A cron job calling `--force` every 10 minutes sends an unchanged
+/// address once a day, no more.
+#[test]
+fn forced_unchanged_updates_go_out_at_most_once_a_day() {
+    let c = Client::new("force-daily");
+    let (code, _, _) = c.run_at(T0, "1.2.3.4", &[]);
+    assert_eq!(code, 0);
+    for dt in (600..86_400).step_by(600 * 12).chain([86_399]) {
+        let (code, j, err) = c.run_at(T0 + dt, "1.2.3.4", &["--force"]);
+        assert_eq!(code, 3, "dt={dt}: {err}");
+        assert_eq!(j["outcome"], "deferred");
+        assert_eq!(j["sent"], false);
+        assert_eq!(j["retry_after_s"], 86_400 - dt);
+        assert!(
+            j["message"].as_str().unwrap().contains("24 h"),
+            "{}",
+            j["message"]
+        );
+    }
+    assert_eq!(c.sent(), 1);
+    let (code, j, _) = c.run_at(T0 + 86_400, "1.2.3.4", &["--force"]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+    assert_eq!(c.sent(), 2);
+    // The day counts again from that refresh.
+    let (code, _, _) = c.run_at(T0 + 86_400 + 600, "1.2.3.4", &["--force"]);
+    assert_eq!(code, 3);
+    assert_eq!(c.sent(), 2);
+}
+
+#[test]
+fn force_interval_below_a_day_is_refused() {
+    let c = Client::new("force-interval");
+    let (code, _, err) = c.run_at(T0, "1.2.3.4", &["--force-interval", "3600"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("force_interval"), "{err}");
+    assert!(err.contains("86400"), "{err}");
+    // The same from a config file.
+    let config = c.dir.path().join("config.json");
+    std::fs::write(&config, r#"{"force_interval": 600}"#).unwrap();
+    let (code, _, err) = c.run_at(T0, "1.2.3.4", &["--config", config.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("force_interval"), "{err}");
+    assert_eq!(c.sent(), 0);
+    let (code, _, _) = c.run_at(T0, "1.2.3.4", &["--force-interval", "86400"]);
+    assert_eq!(code, 0);
+}
+
+/// A changed request option (here hb) is a change: it is sent, once.
+#[test]
+fn a_changed_request_option_is_sent() {
+    let c = Client::new("options");
+    c.run_at(T0, "1.2.3.4", &[]);
+    let (code, j, _) = c.run_at(T0 + 100, "1.2.3.4", &["--hb", "1"]);
+    assert_eq!((code, j["outcome"].as_str()), (3, Some("deferred")));
+    let (code, j, _) = c.run_at(T0 + 600, "1.2.3.4", &["--hb", "1"]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
+    assert_eq!(c.server.requests()[1].query("hb").as_deref(), Some("1"));
+    let (code, j, _) = c.run_at(T0 + 1200, "1.2.3.4", &["--hb", "1"]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("unchanged")));
+    for (flag, value) in [
+        ("--port", "8080"),
+        ("--mx", "mail.example.com."),
+        ("--offline-text", "back soon"),
+    ] {
+        let before = c.sent();
+        let (code, j, err) = c.run_at(
+            T0 + 3600 * before as i64,
+            "1.2.3.4",
+            &["--hb", "1", flag, value],
+        );
+        assert_eq!(
+            (code, j["outcome"].as_str()),
+            (0, Some("updated")),
+            "{flag} {err}"
+        );
+        assert_eq!(c.sent(), before + 1);
+    }
+}
+
+/// The attempt time is read just before the request leaves, not when
+/// the run starts: a slow address detection does not shorten the floor.
+#[test]
+fn the_floor_counts_from_the_send_not_the_start_of_the_run() {
+    let c = Client::new("send-time");
+    let mut cmd = update_cmd(&c.server.url(), &c.state());
+    cmd.args([
+        "--allow-http",
+        "--json",
+        "--ip-source",
+        "command",
+        "--ip-command",
+        "sleep 2; echo 1.2.3.4",
+    ])
+    .env("MTGSY_DDNS_NOW", T0.to_string());
+    let (code, out, err) = texts(&run(cmd));
+    assert_eq!(code, 0, "{out}{err}");
+    let at = c.state_json()["records"][0]["record"]["last_attempt_at"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        at >= T0 + 2,
+        "attempt recorded at {at}, the run started at {T0}"
+    );
+    let (code, j, _) = c.run_at(T0 + 600, "5.6.7.8", &[]);
+    assert_eq!(code, 3, "{j}");
+    assert!(j["retry_after_s"].as_i64().unwrap() >= 2, "{j}");
+    assert_eq!(c.sent(), 1);
+}
+
+/// Letter case and a trailing dot make no other account.
+#[test]
+fn spellings_of_one_account_share_one_guard() {
+    let c = Client::new("spellings");
+    let run = |now: i64, user: &str, ip: &str| {
+        let mut cmd = update_cmd(&c.server.url(), &c.state());
+        cmd.args(["--allow-http", "--json", "--ip", ip, "--username", user])
+            .env("MTGSY_DDNS_NOW", now.to_string());
+        let (code, out, err) = texts(&run(cmd));
+        assert!(code == 0 || code == 3, "{user}: {out}{err}");
+        code
+    };
+    assert_eq!(run(T0, "Alice@Example.com", "1.2.3.4"), 0);
+    assert_eq!(run(T0 + 10, "alice@example.com", "5.6.7.8"), 3);
+    assert_eq!(run(T0 + 20, "ALICE@EXAMPLE.COM", "9.9.9.9"), 3);
+    assert_eq!(c.sent(), 1);
+    assert_eq!(run(T0 + 30, "Home.Example.COM.", "1.2.3.4"), 0);
+    assert_eq!(run(T0 + 40, "home.example.com", "5.6.7.8"), 3);
+    assert_eq!(c.sent(), 2);
+    // The domain went out without its final dot.
+    assert_eq!(
+        c.server.requests()[1].query("email").as_deref(),
+        Some("Home.Example.COM")
+    );
+}
+
+/// Sets the modification time of `path` to `t` (Unix seconds).
+fn set_mtime(path: &std::path::Path, t: i64) {
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64))
+        .unwrap();
+}
+
+#[test]
+fn unreadable_state_holds_the_floor_from_its_last_change() {
+    for (name, body) in [
+        ("empty", ""),
+        ("truncated", "{\"version\":2,\"records\":[{\"ser"),
+        ("garbage", "\u{0}\u{1}not json at all"),
+        ("newer", "{\"version\":3,\"records\":[]}"),
+    ] {
+        let c = Client::new(&format!("unreadable-{name}"));
+        std::fs::write(c.state(), body).unwrap();
+        set_mtime(&c.state(), T0 - 100);
+        let (code, j, err) = c.run_at(T0, "1.2.3.4", &[]);
+        assert_eq!(code, 3, "{name}: {j} {err}");
+        assert_eq!(j["retry_after_s"], 500, "{name}");
+        assert!(err.contains("could not be read"), "{name}: {err}");
+        assert!(err.contains("state.json.corrupt"), "{name}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(c.dir.path().join("state.json.corrupt")).unwrap(),
+            body
+        );
+        // The next run still knows.
+        let (code, _, _) = c.run_at(T0 + 499, "1.2.3.4", &[]);
+        assert_eq!(code, 3, "{name}");
+        assert_eq!(c.sent(), 0, "{name}");
+        let (code, j, _) = c.run_at(T0 + 500, "1.2.3.4", &[]);
+        assert_eq!(
+            (code, j["outcome"].as_str()),
+            (0, Some("updated")),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn times_that_cannot_be_right_hold_the_floor() {
+    for bad in [-5i64, 0, i64::MIN, i64::MAX - 10] {
+        let c = Client::new("bad-times");
+        c.run_at(T0 - 5000, "1.2.3.4", &[]);
+        let mut state = c.state_json();
+        let rec = &mut state["records"][0]["record"];
+        rec["last_attempt_at"] = bad.into();
+        rec["registered_at"] = bad.into();
+        rec["written_at"] = bad.into();
+        std::fs::write(c.state(), state.to_string()).unwrap();
+        set_mtime(&c.state(), T0 - 100);
+        let (code, j, err) = c.run_at(T0, "5.6.7.8", &[]);
+        assert_eq!(code, 3, "{bad}: {j} {err}");
+        assert_eq!(j["retry_after_s"], 500, "{bad}: {j}");
+        assert!(err.contains("cannot be right"), "{bad}: {err}");
+        assert_eq!(c.sent(), 1, "{bad}");
+    }
+}
+
+#[test]
+fn a_clock_before_2020_or_far_ahead_sends_nothing() {
+    let c = Client::new("clock-wrong");
+    for now in [0i64, 1_000_000_000, 5_000_000_000, i64::MAX] {
+        let (code, j, err) = c.run_at(now, "1.2.3.4", &[]);
+        assert_eq!(code, 3, "{now}: {j} {err}");
+        assert!(j["message"].as_str().unwrap().contains("not synced"), "{j}");
+        assert!(j["retry_after_s"].as_i64().unwrap() >= 0);
+    }
+    assert_eq!(c.sent(), 0);
+}
+
+#[test]
+fn a_stuck_lock_holder_defers_after_the_timeout_and_a_margin() {
+    let c = Client::new("stuck-lock");
+    let lock = c.dir.path().join("state.json.lock");
+    std::fs::write(&lock, "").unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    let (code, j, err) = c.run_at(T0, "1.2.3.4", &["--timeout", "1"]);
+    let waited = start.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(code, 3, "{j} {err}");
+    assert_eq!(j["outcome"], "deferred");
+    assert!(err.contains("state.json.lock"), "{err}");
+    assert!(waited < std::time::Duration::from_secs(20), "{waited:?}");
+    assert!(waited >= std::time::Duration::from_secs(1), "{waited:?}");
+    assert_eq!(c.sent(), 0);
 }
 
 #[test]
@@ -274,6 +505,7 @@ fn twenty_concurrent_runs_send_one_request() {
 fn corrupt_state_is_moved_aside_and_run_goes_on() {
     let c = Client::new("corrupt");
     std::fs::write(c.state(), "{\"version\":2,\"records\":[{\"ser").unwrap();
+    set_mtime(&c.state(), T0 - 600);
     let (code, j, err) = c.run_at(T0, "1.2.3.4", &[]);
     assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
     assert!(err.contains("corrupt"), "{err}");
@@ -434,5 +666,43 @@ fn a_record_written_while_waiting_for_the_lock_is_not_a_clock_behind() {
     assert_eq!(out.status.code(), Some(0), "{stdout} {stderr}");
     let j: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(j["outcome"], "unchanged", "{stdout} {stderr}");
+    assert_eq!(c.sent(), 1);
+}
+
+/// `./state.json`, its absolute path and a path through a symlinked
+/// directory are one state file, so one guard.
+#[test]
+fn spellings_of_one_state_file_share_one_guard() {
+    let c = Client::new("state-spellings");
+    let link = c.dir.path().join("link");
+    std::os::unix::fs::symlink(c.dir.path(), &link).unwrap();
+    let run = |now: i64, state: &std::path::Path, ip: &str| {
+        let mut cmd = update_cmd(&c.server.url(), state);
+        cmd.args(["--allow-http", "--json", "--ip", ip])
+            .current_dir(c.dir.path())
+            .env("MTGSY_DDNS_NOW", now.to_string());
+        texts(&run(cmd)).0
+    };
+    assert_eq!(run(T0, std::path::Path::new("./state.json"), "1.2.3.4"), 0);
+    assert_eq!(run(T0 + 10, &c.state(), "5.6.7.8"), 3);
+    assert_eq!(run(T0 + 20, &link.join("state.json"), "9.9.9.9"), 3);
+    assert_eq!(c.sent(), 1);
+}
+
+/// A slow server (connect or reply) moves the floor later, never earlier:
+/// the stored attempt time is read after the reply.
+#[test]
+fn a_slow_reply_moves_the_floor_later() {
+    let c = Client::new("slow-reply");
+    c.server
+        .set_behaviour(Behaviour::Delay(std::time::Duration::from_secs(2)));
+    let (code, j, err) = c.run_at(T0, "1.2.3.4", &[]);
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "{err}");
+    let at = c.state_json()["records"][0]["record"]["last_attempt_at"]
+        .as_i64()
+        .unwrap();
+    assert!(at >= T0 + 2, "{at}");
+    let (code, _, _) = c.run_at(T0 + 600, "5.6.7.8", &[]);
+    assert_eq!(code, 3);
     assert_eq!(c.sent(), 1);
 }

@@ -9,7 +9,8 @@
 //!    600 s apart by the clock in force (unless the state was lost between
 //!    them — a client cannot remember what it forgot);
 //! 2. an address known to be registered is not sent again inside the force
-//!    interval unless forced;
+//!    interval unless forced, and never within a day of the last request
+//!    that carried it, forced or not;
 //! 3. a needed update is not held back when no rule holds it.
 //!
 //! Each case prints its seed on failure; `GUARD_MODEL_CASES` sets the count.
@@ -24,7 +25,9 @@ use mtgsy_ddns::update::{self, RunOptions};
 use mtgsy_ddns::Request;
 
 const FLOOR: i64 = 600;
-const FORCE_INTERVAL: i64 = 7200;
+const FORCE_INTERVAL: i64 = 86_400;
+/// An update that changes nothing: at most once in this many seconds.
+const UNREQUIRED: i64 = 86_400;
 const MAX_BACKOFF: i64 = 3600;
 const HOLD: i64 = 86_400;
 
@@ -111,8 +114,11 @@ impl Transport for FakeTransport {
 struct Model {
     /// Requests that reached the server: (time, address, state epoch).
     reached: Vec<(i64, Ipv4Addr, u32)>,
-    /// The registered address and when, if known for sure.
-    registered: Option<(Ipv4Addr, i64)>,
+    /// The registered address, when, and with which `hb`, if known for sure.
+    registered: Option<(Ipv4Addr, i64, bool)>,
+    /// When state was last lost to an unreadable file (the file's time):
+    /// the floor holds from it.
+    lost_at: Option<i64>,
     /// The registered address is uncertain (a request whose outcome is unknown).
     uncertain: bool,
     /// Bumped when the state file is lost or corrupted.
@@ -134,17 +140,18 @@ impl Model {
     }
 }
 
-fn settings(state: &std::path::Path, ip: Ipv4Addr) -> mtgsy_ddns::Config {
+fn settings(state: &std::path::Path, ip: Ipv4Addr, hb: bool) -> mtgsy_ddns::Config {
     let mut s = Settings::default();
     for (k, v) in [
         ("username", "user@example.com"),
         ("password", "pw"),
         ("server", "https://ddns.test.invalid/dns/update.php"),
-        ("force_interval", "7200"),
+        ("force_interval", "86400"),
     ] {
         s.set(k, v).unwrap();
     }
     s.set("ip", &ip.to_string()).unwrap();
+    s.set("hb", if hb { "1" } else { "0" }).unwrap();
     s.set("state", state.to_str().unwrap()).unwrap();
     s.resolve().unwrap()
 }
@@ -161,6 +168,7 @@ fn run_case(seed: u64, dir: &std::path::Path) {
     let mut model = Model::default();
     let mut now: i64 = 1_800_000_000;
     let mut ip = addrs[0];
+    let mut hb = false;
     let steps = 20 + rng.below(40);
     for step in 0..steps {
         let ctx = || format!("seed {seed} step {step}");
@@ -175,6 +183,10 @@ fn run_case(seed: u64, dir: &std::path::Path) {
         if rng.below(4) == 0 {
             ip = rng.pick(&addrs);
         }
+        // A request option changes now and then.
+        if rng.below(10) == 0 {
+            hb = !hb;
+        }
         match rng.below(50) {
             0 => {
                 let _ = std::fs::remove_file(&state);
@@ -186,9 +198,14 @@ fn run_case(seed: u64, dir: &std::path::Path) {
             }
             1 => {
                 let _ = std::fs::write(&state, b"{\"version\":2,\"rec");
+                let mtime = std::fs::metadata(&state)
+                    .and_then(|m| m.modified())
+                    .map(|t| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64)
+                    .unwrap();
                 model = Model {
                     reached: model.reached,
                     epoch: model.epoch + 1,
+                    lost_at: Some(mtime),
                     ..Model::default()
                 };
             }
@@ -218,7 +235,7 @@ fn run_case(seed: u64, dir: &std::path::Path) {
             now,
             log: Mutex::new(Vec::new()),
         };
-        let config = settings(&state, ip);
+        let config = settings(&state, ip, hb);
         let opts = RunOptions {
             force,
             dry_run: false,
@@ -235,12 +252,28 @@ fn run_case(seed: u64, dir: &std::path::Path) {
         let rejected_holds = model
             .rejected
             .is_some_and(|(rip, t)| rip == ip && now < t + HOLD);
-        let known_same = model.registered.is_some_and(|(r, _)| r == ip);
+        let known_same = model.registered.is_some_and(|(r, _, _)| r == ip);
+        let options_changed = model.registered.is_some_and(|(_, _, h)| h != hb);
         let refresh_due = model
             .registered
-            .is_some_and(|(_, t)| now >= t + FORCE_INTERVAL);
-        let needed = model.uncertain || !known_same || force || refresh_due;
-        let held = clock_behind || blocked || floor_holds || backoff_may_hold || rejected_holds;
+            .is_some_and(|(_, t, _)| now >= t + FORCE_INTERVAL);
+        let lost_floor = model.lost_at.is_some_and(|t| now < t + FLOOR);
+        // An update that would change nothing goes out at most once a day,
+        // counted from the last request for this address.
+        let sent_same_lately = model
+            .reached
+            .iter()
+            .any(|&(t, a, e)| e == model.epoch && a == ip && now < t + UNREQUIRED);
+        let needed = model.uncertain
+            || !known_same
+            || options_changed
+            || ((force || refresh_due) && !sent_same_lately);
+        let held = clock_behind
+            || blocked
+            || floor_holds
+            || lost_floor
+            || backoff_may_hold
+            || rejected_holds;
         if trace {
             eprintln!(
                 "step {step}: now={now} ip={ip} force={force} server={behaviour:?} runners={runners} needed={needed} held={held} uncertain={} registered={:?}",
@@ -290,6 +323,11 @@ fn run_case(seed: u64, dir: &std::path::Path) {
         );
         assert!(!blocked, "{}: attempt while blocked", ctx());
         assert!(!rejected_holds, "{}: resent a rejected address", ctx());
+        assert!(
+            !lost_floor,
+            "{}: attempt inside the floor after lost state",
+            ctx()
+        );
         // Rule 2: no redundant update.
         assert!(needed, "{}: redundant update of {sent_ip}", ctx());
         model.state_time = Some(now);
@@ -309,7 +347,7 @@ fn run_case(seed: u64, dir: &std::path::Path) {
         model.reached.push((t, sent_ip, model.epoch));
         match behaviour {
             Server::Accept | Server::Unconfirmed => {
-                model.registered = Some((sent_ip, now));
+                model.registered = Some((sent_ip, now, hb));
                 model.uncertain = false;
                 model.last_failure = None;
                 model.rejected = None;

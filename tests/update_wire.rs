@@ -178,7 +178,7 @@ fn redirect_is_not_followed_and_counts_as_failure() {
 }
 
 #[test]
-fn reply_body_is_read_up_to_64_kib() {
+fn an_over_long_reply_is_read_up_to_64_kib_and_never_success() {
     let server = StubServer::plain();
     server.set_behaviour(Behaviour::BigBody(4 << 20));
     let state = TempDir::new("wire-big");
@@ -186,12 +186,40 @@ fn reply_body_is_read_up_to_64_kib() {
     c.args(["--ip", "1.2.3.4", "--allow-http", "--json"]);
     let out = run_with_rss(c);
     let (code, stdout, err) = texts(&out.0);
-    assert_eq!(code, 0, "{stdout}{err}");
+    assert_eq!(code, 4, "{stdout}{err}");
     let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(json["outcome"], "unconfirmed");
+    assert_eq!(json["outcome"], "failed");
+    assert_eq!(json["retry_after_s"], 600, "{json}");
     assert!(json["reply"].as_str().unwrap().len() <= 512);
     // A 4 MiB body must not be held in memory.
     assert!(out.1 < 16 * 1024, "peak RSS {} KiB", out.1);
+}
+
+/// Replies read as a person would: whole words, a byte order mark and
+/// white space ignored, a long body never success.
+#[test]
+fn replies_are_read_by_whole_words() {
+    let long_ok = format!("800 OK\n{}", "x".repeat(8192));
+    for (body, outcome, code) in [
+        ("Your account was unblocked", "unconfirmed", 0),
+        ("client not blocked", "unconfirmed", 0),
+        ("\u{feff}800 OK\r\n", "updated", 0),
+        ("\u{feff}  blocked\n", "blocked", 6),
+        (long_ok.as_str(), "failed", 4),
+    ] {
+        let server = StubServer::plain();
+        server.set_reply(200, body);
+        let state = TempDir::new("wire-words");
+        let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+        c.args(["--ip", "1.2.3.4", "--allow-http", "--json"]);
+        let (got, stdout, err) = texts(&run(c));
+        let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(
+            (got, json["outcome"].as_str()),
+            (code, Some(outcome)),
+            "{body:?}: {stdout}{err}"
+        );
+    }
 }
 
 /// Runs `c` under GNU time (Debian's `time` package) to read its peak RSS

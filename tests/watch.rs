@@ -605,3 +605,30 @@ fn idle_watch_does_not_wake_up() {
     assert_eq!(threads, 1, "a thread lingers after the check");
     assert!(w.alive());
 }
+
+/// One account spelt two ways is one guard: watch refuses the second host
+/// before it starts, as bad input.
+#[test]
+fn hosts_spelt_two_ways_are_one_account() {
+    let dir = TempDir::new("watch-spellings");
+    let config = dir.path().join("config.json");
+    let json = serde_json::json!({
+        "ip": "1.2.3.4",
+        "hosts": [
+            {"username": "Home.Example.COM", "state": dir.path().join("a/state.json")},
+            {"username": "home.example.com.", "state": dir.path().join("b/state.json")},
+        ]
+    });
+    std::fs::write(&config, json.to_string()).unwrap();
+    let out = common::run({
+        let mut c = common::cmd();
+        c.args(["watch", "--config"])
+            .arg(&config)
+            .env("MTGSY_PASSWORD", PASSWORD);
+        c
+    });
+    let (code, _, err) = common::texts(&out);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("hosts[1].username"), "{err}");
+    assert!(err.contains("is already hosts[0]"), "{err}");
+}

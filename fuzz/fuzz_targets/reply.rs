@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mtgsy_ddns::reply::{classify, printable, Verdict};
+use mtgsy_ddns::reply::{classify, classify_body, printable, Verdict};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
@@ -18,4 +18,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(!matches!(verdict, Verdict::Accepted | Verdict::Unconfirmed), "{status} -> {verdict:?}");
     }
     let _ = classify(status, &String::from_utf8_lossy(body));
+    let whole = classify_body(status, body);
+    if !(200..300).contains(&status) {
+        assert!(!matches!(whole, Verdict::Accepted | Verdict::Unconfirmed), "{status} -> {whole:?}");
+    }
 });

@@ -23,7 +23,7 @@ use crate::guard::{self, AttemptResult, Decision, Record, Want};
 use crate::reply::{self, Verdict};
 use crate::state::Store;
 use crate::transport::MAX_BODY;
-use crate::update::{self, Level};
+use crate::update::{self, clock_since, lock_wait, Level};
 
 /// `mtgsy_guard_record`: the service confirmed the update.
 pub const MTGSY_ATTEMPT_UPDATED: c_int = 1;
@@ -89,12 +89,20 @@ fn clock(now: i64) -> Result<i64, Fail> {
     }
 }
 
-fn credential(config: &Config) -> u16 {
-    guard::credential_fingerprint(
-        config.server.host(),
-        &config.username,
-        config.password.expose(),
-    )
+/// What the guard compares for `ip` with the handle's settings, exactly as
+/// `mtgsy_update` builds it.
+fn want(config: &Config, ip: Ipv4Addr, force: bool) -> Want {
+    Want {
+        ip,
+        force,
+        force_interval: config.force_interval,
+        credential: guard::credential_fingerprint(
+            config.server.host(),
+            &config.username,
+            config.password.expose(),
+        ),
+        options: guard::options_fingerprint(&config.fields(ip)),
+    }
 }
 
 /// Asks the rate guard whether firmware may send an update of `ip` now,
@@ -103,7 +111,8 @@ fn credential(config: &Config) -> u16 {
 /// the `ip` and `ip_source` settings are ignored). `ip` is checked as
 /// `mtgsy_update` would check it (a public IPv4 address unless
 /// `allow_private` is set). `force` non-zero asks for a send even if
-/// unchanged (the floor still holds). `now` is Unix seconds, or 0 for the
+/// unchanged (the floor still holds, and an update that changes nothing
+/// goes out at most once per 24 h). `now` is Unix seconds, or 0 for the
 /// system clock. `retry_after_s`, if not NULL, gets the seconds to wait
 /// (0 when nothing holds a request back).
 ///
@@ -117,13 +126,15 @@ fn credential(config: &Config) -> u16 {
 /// after the floor.
 ///
 /// Or, with nothing to send: `MTGSY_UNCHANGED` (the address is registered),
-/// `MTGSY_DEFERRED` (floor, backoff, rejection hold, or the clock behind
+/// `MTGSY_DEFERRED` (floor, backoff, rejection hold, the once-a-day rule,
+/// a state lock held past the timeout plus 10 s, or the clock behind
 /// the state file), `MTGSY_BLOCKED`; or an error: `MTGSY_BAD_INPUT`
 /// (settings, `ip`, `now`, or the state file), `MTGSY_NULL_ARGUMENT`,
 /// `MTGSY_INVALID_UTF8`, `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`. After any
 /// non-zero code `mtgsy_last_error` says why. Only `MTGSY_OK` means send.
 ///
-/// Blocks while another run holds the state file lock.
+/// Waits while another run holds the state file lock, at most the
+/// `timeout` setting plus 10 s (then `MTGSY_DEFERRED`).
 ///
 /// # Safety
 /// `h` is NULL or a live handle not in use by another thread; `ip` is NULL
@@ -157,20 +168,20 @@ fn check(h: &mut mtgsy, ip: &str, force: bool, now: i64, wait: &mut i64) -> Resu
         .fields(ip)
         .validate(config.allow_private)
         .map_err(|e| Fail::input(&e))?;
+    let started = std::time::Instant::now();
     let now = clock(now)?;
     let sink = h.log;
     let secret = config.password.clone();
     let mut log = |level: Level, msg: &str| emit(sink, level, &secret.mask(msg));
-    let want = Want {
-        ip,
-        force,
-        force_interval: config.force_interval,
-        credential: credential(&config),
-    };
-    let mut store = Store::open_locked(&config.state_path).map_err(|e| Fail::error(&e))?;
+    let want = want(&config, ip, force);
+    let mut store = Store::open_locked(&config.state_path, now, lock_wait(&config))
+        .map_err(|e| Fail::error(&e))?;
     for warning in store.warnings() {
         log(Level::Warn, warning);
     }
+    // The attempt's time is read after the wait for the lock, as in
+    // `mtgsy_update`.
+    let now = clock_since(now, started);
     let host = config.server.host();
     let mut record = store.get(host, &config.username);
     update::seed_empty_record(&config, ip, now, &mut record, &mut log);
@@ -218,10 +229,12 @@ fn check(h: &mut mtgsy, ip: &str, force: bool, now: i64, wait: &mut i64) -> Resu
 /// Returns `MTGSY_OK` once the outcome is on disk; `MTGSY_BAD_INPUT` for
 /// an unknown `outcome`, a bad `ip` or `now`, settings that do not resolve,
 /// or a state file that cannot be written (the pending attempt then still
-/// holds the floor); `MTGSY_NULL_ARGUMENT`, `MTGSY_INVALID_UTF8`,
+/// holds the floor); `MTGSY_DEFERRED` if another run held the state lock
+/// past the timeout plus 10 s (likewise); `MTGSY_NULL_ARGUMENT`, `MTGSY_INVALID_UTF8`,
 /// `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`.
 ///
-/// Blocks while another run holds the state file lock.
+/// Waits while another run holds the state file lock, at most the
+/// `timeout` setting plus 10 s (then `MTGSY_DEFERRED`).
 ///
 /// # Safety
 /// `h` is NULL or a live handle not in use by another thread; `ip` is NULL
@@ -250,9 +263,12 @@ fn record(h: &mut mtgsy, ip: &str, outcome: c_int, now: i64) -> Result<(), Fail>
         )
     })?;
     let (config, ip) = config_for(h, ip)?;
+    let started = std::time::Instant::now();
     let now = clock(now)?;
     let pending = h.pending.take();
-    let mut store = Store::open_locked(&config.state_path).map_err(|e| Fail::error(&e))?;
+    let mut store = Store::open_locked(&config.state_path, now, lock_wait(&config))
+        .map_err(|e| Fail::error(&e))?;
+    let now = clock_since(now, started);
     let host = config.server.host();
     let current = store.get(host, &config.username);
     // Conclude from the record before the attempt only if nothing but our
@@ -269,7 +285,7 @@ fn record(h: &mut mtgsy, ip: &str, outcome: c_int, now: i64) -> Result<(), Fail>
         }
         _ => current,
     };
-    let concluded = before.concluded(ip, now, result, credential(&config));
+    let concluded = before.concluded(&want(&config, ip, false), now, result);
     store
         .put(host, &config.username, concluded)
         .map_err(|e| Fail::error(&e))?;
@@ -318,8 +334,7 @@ pub unsafe extern "C" fn mtgsy_classify(
         unsafe { std::slice::from_raw_parts(body.cast::<u8>(), len.min(MAX_BODY)) }
     };
     super::boundary(super::MTGSY_INTERNAL, || {
-        let text = reply::printable(bytes, 512);
-        let value = match reply::classify(status, &text) {
+        let value = match reply::classify_body(status, bytes) {
             Verdict::Accepted => MTGSY_ATTEMPT_UPDATED,
             Verdict::Unconfirmed => MTGSY_ATTEMPT_UNCONFIRMED,
             Verdict::Rejected(_) => MTGSY_ATTEMPT_REJECTED,

@@ -306,7 +306,8 @@ pub extern "C" fn mtgsy_strerror(code: c_int) -> *const c_char {
 }
 
 /// Makes a handle with every setting at its default (as the CLI with no
-/// options: HTTPS to www.mtgsy.net, state in /var/lib/mtgsy-ddns).
+/// options: HTTPS to www.mtgsy.net, state in /etc/mtgsy-ddns on OpenWrt,
+/// else /var/lib/mtgsy-ddns).
 ///
 /// Returns NULL only if the library failed internally. The caller owns the
 /// handle and releases it with `mtgsy_free`. A handle may be used by one
@@ -434,10 +435,12 @@ pub unsafe extern "C" fn mtgsy_set_log(
 /// the address, check every field, lock the state file, ask the rate guard,
 /// record the attempt, send one HTTPS request, classify the reply, record
 /// the outcome. It blocks for at most about the `timeout` setting (30 s by
-/// default) plus the wait for the state file lock.
+/// default) plus the wait for the state file lock (at most the timeout
+/// plus 10 s; then `MTGSY_DEFERRED`, nothing sent).
 ///
 /// `force` non-zero sends even an unchanged address (the 10-minute floor
-/// still holds). `out`, if not NULL, is filled on every return (see
+/// still holds, and an update that changes nothing goes out at most once
+/// per 24 h). `out`, if not NULL, is filled on every return (see
 /// `mtgsy_result`); the caller owns it. `MTGSY_DDNS_NOW` in the
 /// environment overrides the clock (for tests).
 ///
@@ -523,11 +526,8 @@ fn update_inner(h: &mut mtgsy, force: bool, result: &mut mtgsy_result) -> Result
             }
         }
         Err(e) => {
-            let outcome = if e.status() == Status::BadInput {
-                "invalid"
-            } else {
-                "failed"
-            };
+            // The same words as the CLI's JSON.
+            let outcome = update::Outcome::from_error(&e).outcome;
             text::copy_into(&mut result.outcome, outcome);
             text::copy_into(&mut result.message, &e.to_string());
             emit(sink, Level::Error, &e.to_string());

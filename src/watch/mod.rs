@@ -108,10 +108,7 @@ pub fn configs(settings: &Settings, file: Option<&ConfigFile>) -> Result<Vec<Con
         }
     };
     for (n, a) in configs.iter().enumerate() {
-        if let Some(m) = configs[..n]
-            .iter()
-            .position(|b| b.server.host() == a.server.host() && b.username == a.username)
-        {
+        if let Some(m) = configs[..n].iter().position(|b| same_account(a, b)) {
             return Err(InputError::new(
                 format!("hosts[{n}].username"),
                 format!(
@@ -123,6 +120,14 @@ pub fn configs(settings: &Settings, file: Option<&ConfigFile>) -> Result<Vec<Con
         }
     }
     Ok(configs)
+}
+
+/// Whether two hosts share one guard: the same user name at the same
+/// server, letter case and a trailing dot aside, whatever state file each
+/// names (one account must never have two guards).
+fn same_account(a: &Config, b: &Config) -> bool {
+    use crate::guard::same_key;
+    same_key(a.server.host(), b.server.host()) && same_key(&a.username, &b.username)
 }
 
 fn finish(mut s: Settings) -> Result<Config, InputError> {
@@ -867,6 +872,18 @@ mod tests {
             ),
             (
                 serde_json::json!({"hosts": [{"username": "a.example.com"}, {"username": "a.example.com"}]}),
+                "hosts[1].username",
+            ),
+            // One account however it is spelt, whatever state file each names.
+            (
+                serde_json::json!({"hosts": [{"username": "A.Example.COM"}, {"username": "a.example.com."}]}),
+                "hosts[1].username",
+            ),
+            (
+                serde_json::json!({"hosts": [
+                    {"username": "Alice@Example.com", "state": "/tmp/one/state.json"},
+                    {"username": "alice@example.com", "state": "/tmp/two/state.json"}
+                ]}),
                 "hosts[1].username",
             ),
             (serde_json::json!({"hosts": []}), "hosts"),

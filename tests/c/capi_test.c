@@ -402,12 +402,16 @@ static void scenario_guard(void)
     CHECK_RC(h2, mtgsy_guard_check(h2, "5.6.7.8", 0, T0 + 300, &wait), MTGSY_DEFERRED);
     CHECK(wait == 302);
 
-    /* Forced after the floor; the request never left: backoff, but the
-     * floor still runs from the last real attempt. */
-    CHECK_RC(h2, mtgsy_guard_check(h2, "1.2.3.4", 1, T0 + 700, &wait), MTGSY_OK);
-    CHECK_RC(h2, mtgsy_guard_record(h2, "1.2.3.4", MTGSY_ATTEMPT_FAILED_UNSENT, T0 + 701),
+    /* Forced, but it would change nothing: once a day at most. */
+    CHECK_RC(h2, mtgsy_guard_check(h2, "1.2.3.4", 1, T0 + 700, &wait), MTGSY_DEFERRED);
+    CHECK(wait == 2 + 86400 - 700);
+
+    /* A changed address after the floor; the request never left: backoff,
+     * but the floor still runs from the last real attempt. */
+    CHECK_RC(h2, mtgsy_guard_check(h2, "5.6.7.8", 0, T0 + 700, &wait), MTGSY_OK);
+    CHECK_RC(h2, mtgsy_guard_record(h2, "5.6.7.8", MTGSY_ATTEMPT_FAILED_UNSENT, T0 + 701),
              MTGSY_OK);
-    CHECK_RC(h1, mtgsy_guard_check(h1, "1.2.3.4", 1, T0 + 710, &wait), MTGSY_DEFERRED);
+    CHECK_RC(h1, mtgsy_guard_check(h1, "5.6.7.8", 1, T0 + 710, &wait), MTGSY_DEFERRED);
     CHECK(wait == 51);
 
     /* A changed address goes out; the service says blocked. */

@@ -43,7 +43,10 @@ fn forbid_core_dumps() {
 fn run(cli: &Cli) -> i32 {
     match cli.action {
         Action::Help => {
-            print!("{}", HELP);
+            print!(
+                "{HELP}{}{HELP_TAIL}",
+                mtgsy_ddns::state::default_path().display()
+            );
             0
         }
         Action::Version => {
@@ -131,7 +134,7 @@ fn run_status(cli: &Cli) -> i32 {
         let path = settings
             .state
             .clone()
-            .unwrap_or_else(|| mtgsy_ddns::state::DEFAULT_STATE_PATH.into());
+            .unwrap_or_else(mtgsy_ddns::state::default_path);
         let server_host = match &settings.server {
             Some(url) => Some(
                 mtgsy_ddns::request::Server::parse(url, true)?
@@ -143,8 +146,14 @@ fn run_status(cli: &Cli) -> i32 {
         let now = mtgsy_ddns::now()?;
         let entries: Vec<_> = mtgsy_ddns::state::read_entries(&path)?
             .into_iter()
-            .filter(|e| settings.username.as_ref().is_none_or(|u| *u == e.username))
-            .filter(|e| server_host.as_ref().is_none_or(|h| *h == e.server))
+            .filter(|e| {
+                let same = mtgsy_ddns::guard::same_key;
+                settings
+                    .username
+                    .as_ref()
+                    .is_none_or(|u| same(u, &e.username))
+                    && server_host.as_ref().is_none_or(|h| same(h, &e.server))
+            })
             .collect();
         if cli.registered_ip {
             return Ok(match entries.iter().find_map(|e| e.record.registered_ip) {
@@ -206,10 +215,16 @@ TRANSPORT:
     --timeout SECONDS      connect + whole request (default 30)
 
 GUARD AND STATE:
-    --state PATH           default /var/lib/mtgsy-ddns/state.json
-    --force                send even if unchanged (the 10-minute floor holds)
+    --state PATH           default here: ";
+
+const HELP_TAIL: &str = "
+                           (/etc/mtgsy-ddns/state.json on OpenWrt, else
+                           /var/lib/mtgsy-ddns/state.json)
+    --force                send even if unchanged; the 10-minute floor holds,
+                           and an update that changes nothing goes out at
+                           most once a day
     --force-interval SECS  resend an unchanged address after this (default
-                           259200 = 72 h; at least 600)
+                           259200 = 72 h; at least 86400 = 24 h)
 
 WATCH:
     --interface IFACE      watch IFACE's address (the address source unless

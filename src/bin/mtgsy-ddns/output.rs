@@ -157,7 +157,7 @@ pub fn print_status(path: &Path, entries: &[Entry], now: i64, json: bool) {
     for e in entries {
         let r = &e.record;
         let ago = |t: Option<i64>| match t {
-            Some(t) => format!("{} s ago", now - t),
+            Some(t) => format!("{} s ago", now.saturating_sub(t)),
             None => "never".into(),
         };
         println!("{} at {}", e.username, e.server);
@@ -181,7 +181,10 @@ pub fn print_status(path: &Path, entries: &[Entry], now: i64, json: bool) {
             );
         }
         match r.next_allowed(now) {
-            Some(t) => println!("  next request:       allowed in {} s", t - now),
+            Some(t) => println!(
+                "  next request:       allowed in {} s",
+                t.saturating_sub(now)
+            ),
             None => println!("  next request:       allowed now"),
         }
         if r.blocked_until.is_some_and(|t| t > now) {
