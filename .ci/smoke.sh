@@ -19,6 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 case "$target" in
 x86_64-*) runner=() ;;
 aarch64-*) runner=(qemu-aarch64) ;;
+armv7-unknown-linux-musleabi) runner=(qemu-arm -cpu cortex-a9) ;;
 armv7-*) runner=(qemu-arm -cpu cortex-a7) ;;
 mipsel-*) runner=(qemu-mipsel -cpu 24Kc) ;;
 mips-*) runner=(qemu-mips -cpu 24Kc) ;;
