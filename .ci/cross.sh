@@ -144,7 +144,7 @@ for t in "${targets[@]}"; do
 			"ddns-scripts-mtgsy_*_all.ipk" "mtgsy-ddns-[0-9]*.apk" \
 			"libmtgsy-ddns${abi}-[0-9]*.apk" "ddns-scripts-mtgsy-[0-9]*.apk"; do
 			# shellcheck disable=SC2086
-			ls target/dist/$t/$f >/dev/null 2>&1 || die "$t: no $f in target/dist/$t"
+			ls target/dist/$t/$arch/$f >/dev/null 2>&1 || die "$t: no $f in target/dist/$t/$arch"
 		done
 	done
 	lib=target/dist/$t/libmtgsy_ddns.so.$abi
