@@ -479,6 +479,13 @@ fn apk_packages_show_their_metadata_in_adbdump() {
     let Some(apk) = apk() else { return };
     let dir = TempDir::new("pkg-adbdump");
     let out = build_both(dir.path(), "out", V1);
+    for pkg in ["mtgsy-ddns", "ddns-scripts-mtgsy", "libmtgsy-ddns1"] {
+        // unsigned, and otherwise whole: every file's hash matches
+        let v = ok(Command::new(&apk)
+            .args(["verify", "--allow-untrusted"])
+            .arg(out.join(format!("{pkg}-{V1}.apk"))));
+        assert!(text(&v.stdout).contains(": OK"), "{pkg}: {v:?}");
+    }
     for (pkg, arch) in [
         ("mtgsy-ddns", "x86_64"),
         ("ddns-scripts-mtgsy", "noarch"),
