@@ -19,6 +19,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 case "$target" in
 x86_64-*) runner=() ;;
 aarch64-*) runner=(qemu-aarch64) ;;
+# the soft-float build on a Cortex-A9 without VFP/NEON (as bcm53xx's):
+# the hard-float build dies there with SIGILL during an HTTPS update
+armv7-unknown-linux-musleabi) runner=(qemu-arm -cpu cortex-a9,vfp=off,neon=off) ;;
 armv7-*) runner=(qemu-arm -cpu cortex-a7) ;;
 mipsel-*) runner=(qemu-mipsel -cpu 24Kc) ;;
 mips-*) runner=(qemu-mips -cpu 24Kc) ;;
