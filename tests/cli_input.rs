@@ -434,6 +434,9 @@ impl Drop for Netns {
 
 #[test]
 fn address_from_interface() {
+    if !namespaces_or_skip("address_from_interface") {
+        return;
+    }
     let ns = Netns::new("iface", "5.6.7.8/24");
     let state = TempDir::new("detect-if");
     let mut c = std::process::Command::new("ip");
