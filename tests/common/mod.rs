@@ -522,7 +522,9 @@ pub fn texts(out: &Output) -> (i32, String, String) {
 /// `test` did not run and why: a test that cannot run must not pass
 /// unnoticed.
 pub fn skipped(test: &str, reason: &str) {
-    let _ = writeln!(std::io::stderr(), "skipped: {test}: {reason}");
+    // One write, so that the line is not split by the harness's own output.
+    let line = format!("skipped: {test}: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// True when this process may make mount and network namespaces
