@@ -81,3 +81,43 @@ fn a_missing_tool_names_its_package_once() {
     assert_eq!(got, ["busybox", "binutils"]);
     assert!(missing(TOOLS, |_| true).is_empty());
 }
+
+/// The packages of [`TOOLS`], each once, sorted.
+fn packages() -> Vec<&'static str> {
+    let mut all: Vec<&str> = TOOLS.iter().map(|&(_, p)| p).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// The words after `apt-get install` on the first line of `text` that has
+/// it (options and a trailing `\` or `>/dev/null` left out, continuation
+/// lines joined), sorted.
+fn install_line(text: &str) -> Vec<String> {
+    let joined = text.replace("\\\n", " ");
+    let line = joined
+        .lines()
+        .find_map(|l| l.split_once("apt-get install").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no `apt-get install` line"));
+    let mut words: Vec<String> = line
+        .split_whitespace()
+        .take_while(|w| !w.starts_with('>'))
+        .filter(|w| !w.starts_with('-'))
+        .map(str::to_string)
+        .collect();
+    words.sort_unstable();
+    words
+}
+
+#[test]
+fn readme_and_ci_install_exactly_these_packages() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["README.md", ".ci/run"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert_eq!(
+            install_line(&text),
+            packages(),
+            "{file}'s apt-get install line"
+        );
+    }
+}
