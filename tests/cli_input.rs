@@ -412,6 +412,7 @@ impl Netns {
         };
         let _ = std::process::Command::new("ip")
             .args(["netns", "del", &name])
+            .stderr(std::process::Stdio::null())
             .status();
         ip(&["netns", "add", &name]);
         let ns = Netns(name.clone());

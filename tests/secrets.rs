@@ -80,6 +80,7 @@ fn password_never_leaves_a_trace() {
         assert!(
             std::process::Command::new("sh")
                 .args(["-c", &format!("command -v {tool}")])
+                .stdout(std::process::Stdio::null())
                 .status()
                 .unwrap()
                 .success(),
