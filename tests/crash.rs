@@ -118,6 +118,9 @@ fn sigkill_at_random_points_never_loses_an_attempt() {
 
 #[test]
 fn full_state_directory_refuses_to_send() {
+    if !namespaces_or_skip("full_state_directory_refuses_to_send") {
+        return;
+    }
     // A 64 KiB tmpfs, filled up: the attempt cannot be recorded.
     let dir = TempDir::new("full");
     let mnt = dir.path().join("mnt");

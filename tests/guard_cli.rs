@@ -542,7 +542,8 @@ fn killed_mid_request_the_attempt_still_counts() {
     c.server.set_behaviour(Behaviour::Hang);
     let mut cmd = update_cmd(&c.server.url(), &c.state());
     cmd.args(["--allow-http", "--ip", "1.2.3.4"])
-        .env("MTGSY_DDNS_NOW", T0.to_string());
+        .env("MTGSY_DDNS_NOW", T0.to_string())
+        .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let start = std::time::Instant::now();
     while c.sent() == 0 {

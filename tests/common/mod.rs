@@ -517,3 +517,42 @@ pub fn texts(out: &Output) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Says on the terminal, past the test harness's output capture, that
+/// `test` did not run and why: a test that cannot run must not pass
+/// unnoticed.
+pub fn skipped(test: &str, reason: &str) {
+    // One write, so that the line is not split by the harness's own output.
+    let line = format!("skipped: {test}: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// True when this process may make mount and network namespaces
+/// (`unshare -m -n true` succeeds: root, or a container that allows it);
+/// otherwise says `skipped: TEST: needs root ...` and returns false.
+pub fn namespaces_or_skip(test: &str) -> bool {
+    let ok = Command::new("unshare")
+        .args(["-m", "-n", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        skipped(
+            test,
+            "needs root (mount and network namespaces: `unshare -m -n` failed)",
+        );
+    }
+    ok
+}
+
+/// True when the tests run as root; otherwise says
+/// `skipped: TEST: needs root (WHY)` and returns false.
+pub fn root_or_skip(test: &str, why: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        skipped(test, &format!("needs root ({why})"));
+    }
+    root
+}
