@@ -37,9 +37,27 @@ pub fn read_capped(file: &File, cap: u64) -> io::Result<Vec<u8>> {
 /// Reads at most `limit` bytes of `file`.
 pub fn read_prefix(file: &File, limit: u64) -> io::Result<Vec<u8>> {
     // A regular file's size, up to the limit, saves regrowing the buffer.
-    let size = file.metadata().map_or(0, |m| m.len()).min(limit);
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(limit).read_to_end(&mut bytes)?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let size = file.metadata().map_or(0, |m| m.len());
+    let mut bytes = vec![0; usize::try_from(size).unwrap_or(0).min(limit)];
+    // A plain loop, not `Take` and `read_to_end`: less code linked.
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            if len >= limit {
+                break;
+            }
+            bytes.resize(len.saturating_add(8192).min(limit), 0);
+        }
+        let mut reader = file;
+        match reader.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(len);
     Ok(bytes)
 }
 

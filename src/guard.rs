@@ -438,6 +438,44 @@ impl Record {
         .max()
     }
 
+    /// Whether nothing at all is recorded, as in a record never written
+    /// (equal to `Record::default()`, without linking a field-by-field
+    /// comparison of two records).
+    pub fn is_blank(&self) -> bool {
+        let Record {
+            registered_ip,
+            registered_at,
+            registered_options,
+            registered_sent_at,
+            last_attempt_at,
+            last_attempt_ip,
+            last_result,
+            last_http_status,
+            last_reply,
+            failures,
+            retry_not_before,
+            rejected,
+            blocked_until,
+            written_at,
+            maybe_registered_ip,
+        } = self;
+        registered_ip.is_none()
+            && registered_at.is_none()
+            && registered_options.is_none()
+            && registered_sent_at.is_none()
+            && last_attempt_at.is_none()
+            && last_attempt_ip.is_none()
+            && last_result.is_none()
+            && last_http_status.is_none()
+            && last_reply.is_none()
+            && *failures == 0
+            && retry_not_before.is_none()
+            && rejected.is_none()
+            && blocked_until.is_none()
+            && written_at.is_none()
+            && maybe_registered_ip.is_none()
+    }
+
     /// The record with every time that cannot be right (before
     /// [`EARLIEST_TIME`] or after [`LATEST_TIME`], e.g. negative or near
     /// `i64::MAX`) replaced by `fallback`, the best known time of the last
@@ -1229,6 +1267,34 @@ mod tests {
             a,
             credential_fingerprint("www.mtgsy.net", "u@example.com", "two")
         );
+    }
+
+    #[test]
+    fn blank_is_the_default_record_only() {
+        assert!(Record::default().is_blank());
+        assert!(!registered("1.2.3.4", T0).is_blank());
+        let one_field = [
+            Record {
+                failures: 1,
+                ..Record::default()
+            },
+            Record {
+                last_reply: Some(String::new()),
+                ..Record::default()
+            },
+            Record {
+                maybe_registered_ip: Some(ip("1.2.3.4")),
+                ..Record::default()
+            },
+            Record {
+                registered_options: Some(0),
+                ..Record::default()
+            },
+        ];
+        for rec in one_field {
+            assert_eq!(rec.is_blank(), rec == Record::default());
+            assert!(!rec.is_blank(), "{rec:?}");
+        }
     }
 
     #[test]

@@ -112,11 +112,19 @@ fn spelled_at(secret: &str, text: &[u8], start: usize) -> Option<usize> {
         if next.is_empty() {
             return None;
         }
-        next.sort_unstable();
-        next.dedup();
+        // Each end once (a short list: no sort linked for it).
+        let mut kept = 0;
+        for j in 0..next.len() {
+            let end = next[j];
+            if !next[..kept].contains(&end) {
+                next[kept] = end;
+                kept += 1;
+            }
+        }
+        next.truncate(kept);
         std::mem::swap(&mut ends, &mut next);
     }
-    ends.last().copied().filter(|&end| end > start)
+    ends.into_iter().max().filter(|&end| end > start)
 }
 
 /// Pushes onto `ends` the end of every spelling of `c` that starts at byte

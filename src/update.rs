@@ -535,7 +535,7 @@ pub fn seed_empty_record(
     record: &mut Record,
     log: Log<'_>,
 ) {
-    if *record == Record::default() {
+    if record.is_blank() {
         seed_from_dns(config, ip, now, record, log);
     }
 }
