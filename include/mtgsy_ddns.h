@@ -376,7 +376,8 @@ const char *mtgsy_last_error(const struct mtgsy *h);
  * Asks the rate guard whether firmware may send an update of `ip` now,
  * for the account and state file set on `h` (`username`, `password`,
  * `server`, `state`, `force_interval`, `allow_private`, `lookup_host`;
- * the `ip` and `ip_source` settings are ignored). `ip` is checked as
+ * the address settings `ip`, `ip_source`, `interface`, `ip_url` and
+ * `ip_command` are ignored). `ip` is checked as
  * `mtgsy_update` would check it (a public IPv4 address unless
  * `allow_private` is set). `force` non-zero asks for a send even if
  * unchanged (the floor still holds, and an update that changes nothing

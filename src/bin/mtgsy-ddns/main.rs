@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use mtgsy_ddns::transport::HttpTransport;
-use mtgsy_ddns::update::{self, RunOptions};
+use mtgsy_ddns::update::{self, Level, RunOptions};
 use mtgsy_ddns::watch;
 use mtgsy_ddns::{Error, Status};
 
@@ -49,6 +49,12 @@ fn run(cli: &Cli) -> i32 {
             );
             0
         }
+        Action::Usage => {
+            // The synopsis only: the first lines of the help.
+            let usage = HELP.split_once("ACCOUNT:").map_or(HELP, |(head, _)| head);
+            eprintln!("{usage}(mtgsy-ddns --help lists every option)");
+            Status::BadInput.code()
+        }
         Action::Version => {
             println!("mtgsy-ddns {}", env!("CARGO_PKG_VERSION"));
             0
@@ -62,7 +68,7 @@ fn run(cli: &Cli) -> i32 {
 fn run_update(cli: &Cli) -> i32 {
     let mut printer = Printer::new(cli.verbose, cli.syslog);
     let result = (|| -> Result<update::Outcome, Error> {
-        let (settings, _) = args::settings(cli)?;
+        let (settings, _) = args::settings(cli, &mut |m| printer.log(Level::Warn, m))?;
         let config = settings.resolve()?;
         let now = mtgsy_ddns::now()?;
         let transport = HttpTransport::new(&config.transport)?;
@@ -108,8 +114,10 @@ fn run_watch(cli: &Cli) -> i32 {
     let log_printer = printer.clone();
     let log: watch::SharedLog =
         Arc::new(move |level, msg: &str| lock(&log_printer).log(level, msg));
+    let warn_printer = printer.clone();
     let mut load = || -> Result<Vec<mtgsy_ddns::Config>, Error> {
-        let (settings, file) = args::settings(cli)?;
+        let warn = &mut |m: &str| lock(&warn_printer).log(Level::Warn, m);
+        let (settings, file) = args::settings(cli, warn)?;
         Ok(watch::configs(&settings, file.as_ref())?)
     };
     match watch::run(&mut load, log) {
@@ -130,7 +138,7 @@ fn lock(printer: &Mutex<Printer>) -> std::sync::MutexGuard<'_, Printer> {
 fn run_status(cli: &Cli) -> i32 {
     let mut printer = Printer::new(cli.verbose, false);
     let result = (|| -> Result<i32, Error> {
-        let (settings, _) = args::settings(cli)?;
+        let (settings, _) = args::settings(cli, &mut |m| printer.log(Level::Warn, m))?;
         let path = settings
             .state
             .clone()
@@ -189,13 +197,14 @@ ACCOUNT:
     --password-file FILE   read the password from FILE ('-' = stdin); or set
                            MTGSY_PASSWORD; never given as a flag value
     --config FILE          JSON object with the same keys as the long options
-                           (dashes as underscores); flags override it
+                           (dashes or underscores); flags override it
 
-ADDRESS:
+ADDRESS (give one source):
     --ip ADDR              the IPv4 address to register
-    --ip-source interface --interface IFACE    first global address of IFACE
-    --ip-source web --ip-url URL               first IPv4 address in the reply
-    --ip-source command --ip-command CMD       first IPv4 address CMD prints
+    --interface IFACE      the first global address of IFACE
+    --ip-url URL           the first IPv4 address in the page at URL
+    --ip-command CMD       the first IPv4 address CMD prints
+    --ip-source interface|web|command   optional; names the source given
     --allow-private        permit private, CGNAT, loopback, ... addresses
     --lookup-host NAME     with no state yet, NAME resolving to the address
                            counts as already registered
@@ -227,8 +236,6 @@ const HELP_TAIL: &str = "
                            259200 = 72 h; at least 86400 = 24 h)
 
 WATCH:
-    --interface IFACE      watch IFACE's address (the address source unless
-                           --ip-source says otherwise)
     --check-interval SECS  safety-net re-check (default 600, at least 60)
     config \"hosts\": [{...}, ...]  several hosts, each with its own user name;
                            top-level keys and flags are their defaults
