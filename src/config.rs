@@ -511,11 +511,7 @@ mod tests {
         for key in KEYS {
             let err = Settings::default().set(key, "\u{1}bad\u{1}");
             if let Err(e) = err {
-                assert_ne!(
-                    e.reason(),
-                    "is not a known setting (see --help for the list)",
-                    "{key}"
-                );
+                assert_ne!(e.reason(), "is not a known setting", "{key}");
                 assert_eq!(e.field(), *key);
             }
         }
