@@ -361,47 +361,47 @@ impl Settings {
     /// The address source: the one of `ip`, `interface`, `ip_url` and
     /// `ip_command` that is set, which `ip_source` may name too.
     fn address_source(&self) -> Result<AddressSource, InputError> {
-        use AddressSource::*;
-        // (the source, its key, its ip_source name)
+        // (key, whether it is set, the ip_source naming it)
         let given = [
-            (self.ip.map(Fixed), "ip", ""),
-            (
-                self.interface.clone().map(Interface),
-                "interface",
-                "interface",
-            ),
-            (self.ip_url.clone().map(Web), "ip_url", "web"),
-            (
-                self.ip_command.clone().map(Command),
-                "ip_command",
-                "command",
-            ),
+            ("ip", self.ip.is_some(), ""),
+            ("interface", self.interface.is_some(), "interface"),
+            ("ip_url", self.ip_url.is_some(), "web"),
+            ("ip_command", self.ip_command.is_some(), "command"),
         ];
-        let mut set = given.iter().filter(|g| g.0.is_some());
+        let mut set = given.iter().enumerate().filter(|g| g.1 .1);
         let first = set.next();
-        if let (Some(a), Some(b)) = (first, set.next()) {
+        if let (Some((_, a)), Some((_, b))) = (first, set.next()) {
             return Err(InputError::new(
-                a.1,
-                format!("and {} are both set; give one address source", b.1),
+                a.0,
+                format!("and {} are both set; give one address source", b.0),
             ));
         }
-        match (first, self.ip_source.as_deref()) {
-            (Some((Some(source), _, name)), wanted) if wanted.is_none_or(|w| w == *name) => {
-                Ok(source.clone())
-            }
-            (Some((_, key, _)), Some(wanted)) => Err(InputError::new(
+        let wanted = self.ip_source.as_deref();
+        let Some((i, &(key, _, name))) = first else {
+            return Err(match wanted {
+                Some(w) => InputError::new(
+                    given.iter().find(|g| g.2 == w).map_or("ip", |g| g.0),
+                    format!("is needed with ip_source {w}"),
+                ),
+                None => InputError::new(
+                    "ip",
+                    "is missing: the client must know the address to check whether an update is needed; set ip, interface, ip_url or ip_command",
+                ),
+            });
+        };
+        if let Some(w) = wanted.filter(|w| *w != name) {
+            return Err(InputError::new(
                 "ip_source",
-                format!("is {wanted:?} but {key} is set; give one address source"),
-            )),
-            (_, Some(wanted)) => {
-                let key = given.iter().find(|g| g.2 == wanted).map_or("ip", |g| g.1);
-                Err(InputError::new(key, format!("is needed with ip_source {wanted}")))
-            }
-            _ => Err(InputError::new(
-                "ip",
-                "is missing: the client must know the address to check whether an update is needed; set ip, interface, ip_url or ip_command",
-            )),
+                format!("is {w:?} but {key} is set; give one address source"),
+            ));
         }
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Ok(match i {
+            1 => AddressSource::Interface(text(&self.interface)),
+            2 => AddressSource::Web(text(&self.ip_url)),
+            3 => AddressSource::Command(text(&self.ip_command)),
+            _ => AddressSource::Fixed(self.ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
+        })
     }
 }
 

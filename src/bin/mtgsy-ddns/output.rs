@@ -116,13 +116,17 @@ impl Printer {
 /// (`set allow_http`); the command line says which flags, variables or
 /// config keys set them. Applying it twice changes nothing.
 fn cli_words(msg: &str) -> String {
-    let mut out = msg
-        .replace("set allow_private", "add --allow-private")
-        .replace("set allow_http", "add --allow-http")
-        .replace(
+    let mut out = msg.to_string();
+    for (lib, cli) in [
+        ("set allow_private", "add --allow-private"),
+        ("set allow_http", "add --allow-http"),
+        (
             "set ip, interface, ip_url or ip_command",
             "give --ip ADDR, --interface IFACE, --ip-url URL or --ip-command CMD",
-        );
+        ),
+    ] {
+        out = out.replace(lib, cli);
+    }
     for (end, hint) in [
         ("username: is missing", "--username, MTGSY_USERNAME"),
         (
