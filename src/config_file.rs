@@ -98,7 +98,14 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         while let Some(mut key) = map.next_key::<String>()? {
             // Keys may be spelt as the flags are (`ip-source`).
             if key.contains('-') {
-                key = key.replace('-', "_");
+                let mut bytes = key.into_bytes();
+                for b in &mut bytes {
+                    if *b == b'-' {
+                        *b = b'_';
+                    }
+                }
+                // Still UTF-8: one ASCII byte replaced by another.
+                key = String::from_utf8(bytes).unwrap_or_default();
             }
             if self.top_level && key == "hosts" {
                 hosts = map.next_value_seed(HostsSeed)?;

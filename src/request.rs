@@ -278,7 +278,7 @@ impl Server {
             (false, rest)
         } else {
             return Err(bad(
-                "must start with https:// (or http:// if you set allow_http)",
+                "must start with https://, or http:// if you set allow_http",
             ));
         };
         if rest.contains(['?', '#']) {

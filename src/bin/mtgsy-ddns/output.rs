@@ -113,8 +113,10 @@ impl Printer {
 }
 
 /// The library names settings as the C ABI and the config file spell them
-/// (`set allow_http`); the command line says which flags, variables or
-/// config keys set them. Applying it twice changes nothing.
+/// (`... set allow_http` at the end of a message); the command line says
+/// which flags, variables or config keys set them. Only message ends are
+/// compared, so no text search is linked; applying it twice changes
+/// nothing.
 fn cli_words(msg: &str) -> String {
     let mut out = msg.to_string();
     for (lib, cli) in [
@@ -124,19 +126,19 @@ fn cli_words(msg: &str) -> String {
             "set ip, interface, ip_url or ip_command",
             "give --ip ADDR, --interface IFACE, --ip-url URL or --ip-command CMD",
         ),
-    ] {
-        out = out.replace(lib, cli);
-    }
-    for (end, hint) in [
-        ("username: is missing", "--username, MTGSY_USERNAME"),
+        (
+            "username: is missing",
+            "username: is missing; set --username, MTGSY_USERNAME or \"username\" in the config file",
+        ),
         (
             "password: is missing",
-            "MTGSY_PASSWORD, --password-file FILE",
+            "password: is missing; set MTGSY_PASSWORD, --password-file FILE or \"password\" in the config file",
         ),
     ] {
-        if out.ends_with(end) {
-            let key = &end[..end.len() - 12];
-            out = format!("{out}; set {hint} or \"{key}\" in the config file");
+        if out.ends_with(lib) {
+            out.truncate(out.len() - lib.len());
+            out.push_str(cli);
+            break;
         }
     }
     out
