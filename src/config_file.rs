@@ -97,15 +97,8 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         let mut hosts = None;
         while let Some(mut key) = map.next_key::<String>()? {
             // Keys may be spelt as the flags are (`ip-source`).
-            if key.contains('-') {
-                let mut bytes = key.into_bytes();
-                for b in &mut bytes {
-                    if *b == b'-' {
-                        *b = b'_';
-                    }
-                }
-                // Still UTF-8: one ASCII byte replaced by another.
-                key = String::from_utf8(bytes).unwrap_or_default();
+            while let Some(i) = key.find('-') {
+                key.replace_range(i..i + 1, "_");
             }
             if self.top_level && key == "hosts" {
                 hosts = map.next_value_seed(HostsSeed)?;

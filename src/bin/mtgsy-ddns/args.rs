@@ -169,9 +169,6 @@ pub fn settings(
 ) -> Result<(Settings, Option<ConfigFile>), InputError> {
     let mut settings = Settings::default();
     let mut file = None;
-    for (_, path) in cli.flags.iter().filter(|f| f.0 == "password_file") {
-        warn_if_readable(path, warn);
-    }
     if let Some(path) = &cli.config_file {
         let bytes = mtgsy_ddns::fsio::read_file_capped(
             std::path::Path::new(path),
@@ -217,15 +214,17 @@ pub fn settings(
                 .map_err(|e| InputError::new("MTGSY_PASSWORD", e.reason()))?;
         }
     }
-    if cli
-        .flags
-        .iter()
-        .any(|f| config::ADDRESS_KEYS.contains(&f.0.as_str()))
-    {
-        settings.clear_address();
-    }
+    let mut own_address = false;
     for (key, value) in &cli.flags {
+        // The first address flag replaces the config file's address source.
+        if !own_address && config::ADDRESS_KEYS.contains(&key.as_str()) {
+            settings.clear_address();
+            own_address = true;
+        }
         settings.set(key, value)?;
+        if key == "password_file" {
+            warn_if_readable(value, warn);
+        }
     }
     Ok((settings, file))
 }

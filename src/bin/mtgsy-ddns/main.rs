@@ -44,15 +44,14 @@ fn run(cli: &Cli) -> i32 {
     match cli.action {
         Action::Help => {
             print!(
-                "{HELP}{}{HELP_TAIL}",
+                "{USAGE}{HELP}{}{HELP_TAIL}",
                 mtgsy_ddns::state::default_path().display()
             );
             0
         }
         Action::Usage => {
             // The synopsis only: the first lines of the help.
-            let usage = HELP.split_once("ACCOUNT:").map_or(HELP, |(head, _)| head);
-            eprintln!("{usage}(mtgsy-ddns --help lists every option)");
+            eprintln!("{USAGE}(mtgsy-ddns --help lists every option)");
             Status::BadInput.code()
         }
         Action::Version => {
@@ -181,7 +180,8 @@ fn run_status(cli: &Cli) -> i32 {
     })
 }
 
-const HELP: &str = "\
+/// The help's first lines, also printed alone when no arguments are given.
+const USAGE: &str = "\
 mtgsy-ddns: dynamic DNS client for Microtech (mtgsy.net), with a rate guard
 that never gets the account blocked.
 
@@ -192,6 +192,9 @@ USAGE:
                                      address change (Linux rtnetlink, no polling)
     mtgsy-ddns --version | --help
 
+";
+
+const HELP: &str = "\
 ACCOUNT:
     --username NAME        account e-mail or one dynamic domain (or MTGSY_USERNAME)
     --password-file FILE   read the password from FILE ('-' = stdin); or set
