@@ -97,8 +97,11 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         let mut hosts = None;
         while let Some(mut key) = map.next_key::<String>()? {
             // Keys may be spelt as the flags are (`ip-source`).
-            while let Some(i) = key.find('-') {
-                key.replace_range(i..i + 1, "_");
+            if key.contains('-') {
+                key = key
+                    .chars()
+                    .map(|c| if c == '-' { '_' } else { c })
+                    .collect();
             }
             if self.top_level && key == "hosts" {
                 hosts = map.next_value_seed(HostsSeed)?;

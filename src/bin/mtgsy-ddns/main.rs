@@ -44,14 +44,15 @@ fn run(cli: &Cli) -> i32 {
     match cli.action {
         Action::Help => {
             print!(
-                "{USAGE}{HELP}{}{HELP_TAIL}",
+                "mtgsy-ddns: {USAGE}\n\n{HELP}{}{HELP_TAIL}",
                 mtgsy_ddns::state::default_path().display()
             );
             0
         }
         Action::Usage => {
-            // The synopsis only: the first lines of the help.
-            eprintln!("{USAGE}(mtgsy-ddns --help lists every option)");
+            // The synopsis only (the first lines of the help), on stderr
+            // through the one line printer.
+            Printer::new(1, false).log(Level::Info, USAGE);
             Status::BadInput.code()
         }
         Action::Version => {
@@ -182,7 +183,7 @@ fn run_status(cli: &Cli) -> i32 {
 
 /// The help's first lines, also printed alone when no arguments are given.
 const USAGE: &str = "\
-mtgsy-ddns: dynamic DNS client for Microtech (mtgsy.net), with a rate guard
+dynamic DNS client for Microtech (mtgsy.net), with a rate guard
 that never gets the account blocked.
 
 USAGE:
@@ -190,9 +191,7 @@ USAGE:
     mtgsy-ddns status [OPTIONS]      what the state file says
     mtgsy-ddns watch [OPTIONS]       stay running; update within a second of an
                                      address change (Linux rtnetlink, no polling)
-    mtgsy-ddns --version | --help
-
-";
+    mtgsy-ddns --version | --help";
 
 const HELP: &str = "\
 ACCOUNT:
