@@ -162,11 +162,8 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
 /// Builds the settings: config file, then MTGSY_USERNAME / MTGSY_PASSWORD,
 /// then the flags. Flags that name an address source replace the config
 /// file's. A config file or password file holding the password that other
-/// users may read is reported to `warn`.
-pub fn settings(
-    cli: &Cli,
-    warn: &mut dyn FnMut(&str),
-) -> Result<(Settings, Option<ConfigFile>), InputError> {
+/// users may read is warned about on stderr.
+pub fn settings(cli: &Cli) -> Result<(Settings, Option<ConfigFile>), InputError> {
     let mut settings = Settings::default();
     let mut file = None;
     if let Some(path) = &cli.config_file {
@@ -187,13 +184,13 @@ pub fn settings(
             for (key, value) in object {
                 match (key.as_str(), value) {
                     ("password", FileValue::Text(_)) => holds_password = true,
-                    ("password_file", FileValue::Text(p)) => warn_if_readable(p, warn),
+                    ("password_file", FileValue::Text(p)) => warn_if_readable(p),
                     _ => {}
                 }
             }
         }
         if holds_password {
-            warn_if_readable(path, warn);
+            warn_if_readable(path);
         }
         settings
             .merge_file(&parsed.settings)
@@ -223,24 +220,27 @@ pub fn settings(
         }
         settings.set(key, value)?;
         if key == "password_file" {
-            warn_if_readable(value, warn);
+            warn_if_readable(value);
         }
     }
     Ok((settings, file))
 }
 
-/// Warns when the file at `path`, which holds the password, can be read by
-/// its group or by others.
-fn warn_if_readable(path: &str, warn: &mut dyn FnMut(&str)) {
+/// Warns on stderr when the file at `path`, which holds the password, can
+/// be read by its group or by others.
+fn warn_if_readable(path: &str) {
     use std::os::unix::fs::PermissionsExt;
     let mode = match std::fs::metadata(path) {
         Ok(meta) if path != "-" => meta.permissions().mode(),
         _ => return,
     };
     if mode & 0o044 != 0 {
-        warn(&format!(
-            "{path} holds the password and other users can read it; fix: chmod 600 {path}"
-        ));
+        crate::output::Printer::stderr_only().log(
+            mtgsy_ddns::update::Level::Warn,
+            &format!(
+                "{path} holds the password and other users can read it; fix: chmod 600 {path}"
+            ),
+        );
     }
 }
 

@@ -68,7 +68,7 @@ fn run(cli: &Cli) -> i32 {
 fn run_update(cli: &Cli) -> i32 {
     let mut printer = Printer::new(cli.verbose, cli.syslog);
     let result = (|| -> Result<update::Outcome, Error> {
-        let (settings, _) = args::settings(cli, &mut |m| printer.log(Level::Warn, m))?;
+        let (settings, _) = args::settings(cli)?;
         let config = settings.resolve()?;
         let now = mtgsy_ddns::now()?;
         let transport = HttpTransport::new(&config.transport)?;
@@ -114,10 +114,8 @@ fn run_watch(cli: &Cli) -> i32 {
     let log_printer = printer.clone();
     let log: watch::SharedLog =
         Arc::new(move |level, msg: &str| lock(&log_printer).log(level, msg));
-    let warn_printer = printer.clone();
     let mut load = || -> Result<Vec<mtgsy_ddns::Config>, Error> {
-        let warn = &mut |m: &str| lock(&warn_printer).log(Level::Warn, m);
-        let (settings, file) = args::settings(cli, warn)?;
+        let (settings, file) = args::settings(cli)?;
         Ok(watch::configs(&settings, file.as_ref())?)
     };
     match watch::run(&mut load, log) {
@@ -138,7 +136,7 @@ fn lock(printer: &Mutex<Printer>) -> std::sync::MutexGuard<'_, Printer> {
 fn run_status(cli: &Cli) -> i32 {
     let mut printer = Printer::new(cli.verbose, false);
     let result = (|| -> Result<i32, Error> {
-        let (settings, _) = args::settings(cli, &mut |m| printer.log(Level::Warn, m))?;
+        let (settings, _) = args::settings(cli)?;
         let path = settings
             .state
             .clone()
