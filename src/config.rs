@@ -368,13 +368,19 @@ impl Settings {
             ("ip_url", self.ip_url.is_some(), "web"),
             ("ip_command", self.ip_command.is_some(), "command"),
         ];
-        let mut set = given.iter().enumerate().filter(|g| g.1 .1);
-        let first = set.next();
-        if let (Some((_, a)), Some((_, b))) = (first, set.next()) {
-            return Err(InputError::new(
-                a.0,
-                format!("and {} are both set; give one address source", b.0),
-            ));
+        let mut first = None;
+        for (i, g) in given.iter().enumerate() {
+            if !g.1 {
+                continue;
+            }
+            if let Some((_, a)) = first {
+                let a: &(&str, bool, &str) = a;
+                return Err(InputError::new(
+                    a.0,
+                    format!("and {} are both set; give one address source", g.0),
+                ));
+            }
+            first = Some((i, g));
         }
         let wanted = self.ip_source.as_deref();
         let Some((i, &(key, _, name))) = first else {
