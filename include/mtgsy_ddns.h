@@ -218,7 +218,8 @@ typedef struct mtgsy_result {
     int64_t retry_after_s;
     /**
      * `updated`, `unconfirmed`, `unchanged`, `deferred`, `failed`,
-     * `rejected`, `blocked`, `invalid` (bad input, nothing sent) or empty.
+     * `rejected`, `blocked`, `dry-run` (the `dry_run` setting: nothing
+     * sent), `invalid` (bad input, nothing sent) or empty.
      */
     char outcome[MTGSY_OUTCOME_SIZE];
     /**
@@ -231,7 +232,9 @@ typedef struct mtgsy_result {
      */
     char reply[MTGSY_REPLY_SIZE];
     /**
-     * A sentence for the user (also passed to the log callback).
+     * A sentence for the user (also passed to the log callback). On a dry
+     * run: the request that would be sent, password masked, and whether
+     * the rate guard would let it go now.
      */
     char message[MTGSY_MESSAGE_SIZE];
 } mtgsy_result;
@@ -301,7 +304,13 @@ int mtgsy_reset(struct mtgsy *h);
  * `ca_file`, `allow_http`, `timeout`, `ip`, `ip_source`, `interface`,
  * `ip_url`, `ip_command`, `allow_private`, `hb`, `stealth`, `port`,
  * `offline_url`, `offline_text`, `mx`, `state`, `lookup_host`,
- * `force_interval`, `check_interval`.
+ * `force_interval`, `check_interval`; and `dry_run` (`"1"`: `mtgsy_update`
+ * finds the address and asks the rate guard but sends nothing and writes
+ * no state; its result says what would be sent).
+ *
+ * Of the address settings `ip`, `interface`, `ip_url` and `ip_command`,
+ * the one set selects the source (`ip_source` may name it too); two of
+ * them at once make `mtgsy_update` fail with `MTGSY_BAD_INPUT`.
  *
  * Both strings are copied; the caller keeps ownership. A bad value is
  * refused at once and the key keeps its previous value. `password_file`
@@ -340,6 +349,10 @@ int mtgsy_set_log(struct mtgsy *h, mtgsy_log_fn callback, void *userdata);
  * default) plus the wait for the state file lock (at most the timeout
  * plus 10 s; then `MTGSY_DEFERRED`, nothing sent).
  *
+ * With the `dry_run` setting on, it stops before the lock: nothing is
+ * sent, the state file is not written, and the result (`outcome`
+ * `dry-run`, `sent` 0) says in `message` what would be sent.
+ *
  * `force` non-zero sends even an unchanged address (the 10-minute floor
  * still holds, and an update that changes nothing goes out at most once
  * per 24 h). `out`, if not NULL, is filled on every return (see
@@ -376,7 +389,8 @@ const char *mtgsy_last_error(const struct mtgsy *h);
  * Asks the rate guard whether firmware may send an update of `ip` now,
  * for the account and state file set on `h` (`username`, `password`,
  * `server`, `state`, `force_interval`, `allow_private`, `lookup_host`;
- * the `ip` and `ip_source` settings are ignored). `ip` is checked as
+ * the address settings `ip`, `ip_source`, `interface`, `ip_url` and
+ * `ip_command` are ignored). `ip` is checked as
  * `mtgsy_update` would check it (a public IPv4 address unless
  * `allow_private` is set). `force` non-zero asks for a send even if
  * unchanged (the floor still holds, and an update that changes nothing

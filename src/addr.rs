@@ -99,7 +99,7 @@ pub fn check_registrable(ip: Ipv4Addr, allow_private: bool) -> Result<(), String
         Ok(())
     } else {
         Err(format!(
-            "{ip} is {}, not a public one; if the host should really point at it, add --allow-private",
+            "{ip} is {}, not a public one; if the host should really point at it, set allow_private",
             kind.describe()
         ))
     }
@@ -178,6 +178,6 @@ mod tests {
     fn refusal_names_the_range_and_the_fix() {
         let err = check_registrable("192.168.1.10".parse().unwrap(), false).unwrap_err();
         assert!(err.contains("private"), "{err}");
-        assert!(err.contains("--allow-private"), "{err}");
+        assert!(err.contains("set allow_private"), "{err}");
     }
 }

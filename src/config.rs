@@ -46,6 +46,13 @@ pub const KEYS: &[&str] = &[
     "check_interval",
 ];
 
+/// The settings that say where the address comes from. At most one of
+/// `ip`, `interface`, `ip_url` and `ip_command` may be set; that one
+/// selects the source, and `ip_source`, if given, must name the same one.
+/// A later layer of settings (the flags over a config file, a watch host
+/// over the top level) that names any of them replaces them all.
+pub const ADDRESS_KEYS: &[&str] = &["ip", "ip_source", "interface", "ip_url", "ip_command"];
+
 /// Default for `timeout`, in seconds.
 pub const DEFAULT_TIMEOUT_S: u64 = 30;
 /// Default for `check_interval` (watch mode), in seconds.
@@ -129,7 +136,7 @@ fn unknown_key(key: &str) -> InputError {
     if key.is_empty() {
         InputError::new("key", "is empty: every setting needs a name")
     } else {
-        InputError::new(key, "is not a known setting (see --help for the list)")
+        InputError::new(key, "is not a known setting")
     }
 }
 
@@ -288,20 +295,22 @@ impl Settings {
         Ok(())
     }
 
+    /// Forgets every address setting ([`ADDRESS_KEYS`]), for a layer of
+    /// settings that gives its own address source.
+    pub fn clear_address(&mut self) {
+        self.ip = None;
+        self.ip_source = None;
+        self.interface = None;
+        self.ip_url = None;
+        self.ip_command = None;
+    }
+
     /// Checks the settings together and builds the [`Config`].
     pub fn resolve(&self) -> Result<Config, InputError> {
-        let username = self.username.clone().ok_or_else(|| {
-            InputError::new(
-                "username",
-                "is missing; set --username, MTGSY_USERNAME or \"username\" in the config file",
-            )
-        })?;
-        let password = self.password.clone().ok_or_else(|| {
-            InputError::new(
-                "password",
-                "is missing; set MTGSY_PASSWORD, --password-file FILE or \"password\" in the config file",
-            )
-        })?;
+        let username =
+            (self.username.clone()).ok_or_else(|| InputError::new("username", "is missing"))?;
+        let password =
+            (self.password.clone()).ok_or_else(|| InputError::new("password", "is missing"))?;
         let server = Server::parse(
             self.server.as_deref().unwrap_or(request::DEFAULT_SERVER),
             self.allow_http,
@@ -349,30 +358,56 @@ impl Settings {
         })
     }
 
+    /// The address source: the one of `ip`, `interface`, `ip_url` and
+    /// `ip_command` that is set, which `ip_source` may name too.
     fn address_source(&self) -> Result<AddressSource, InputError> {
-        let need = |key: &str, what: &str| {
-            InputError::new(key, format!("is needed with ip_source {what}"))
-        };
-        match (self.ip, self.ip_source.as_deref()) {
-            (Some(_), Some(_)) => Err(InputError::new(
-                "ip",
-                "and ip_source are both set; give one of them",
-            )),
-            (Some(ip), None) => Ok(AddressSource::Fixed(ip)),
-            (None, Some("interface")) => Ok(AddressSource::Interface(
-                self.interface.clone().ok_or_else(|| need("interface", "interface"))?,
-            )),
-            (None, Some("web")) => Ok(AddressSource::Web(
-                self.ip_url.clone().ok_or_else(|| need("ip_url", "web"))?,
-            )),
-            (None, Some("command")) => Ok(AddressSource::Command(
-                self.ip_command.clone().ok_or_else(|| need("ip_command", "command"))?,
-            )),
-            (None, _) => Err(InputError::new(
-                "ip",
-                "is missing: the client must know the address to check whether an update is needed; give --ip ADDR or --ip-source interface|web|command",
-            )),
+        // (key, whether it is set, the ip_source naming it)
+        let given = [
+            ("ip", self.ip.is_some(), ""),
+            ("interface", self.interface.is_some(), "interface"),
+            ("ip_url", self.ip_url.is_some(), "web"),
+            ("ip_command", self.ip_command.is_some(), "command"),
+        ];
+        let mut first = None;
+        for (i, g) in given.iter().enumerate() {
+            if !g.1 {
+                continue;
+            }
+            if let Some((_, a)) = first {
+                let a: &(&str, bool, &str) = a;
+                return Err(InputError::new(
+                    a.0,
+                    format!("and {} are both set; give one address source", g.0),
+                ));
+            }
+            first = Some((i, g));
         }
+        let wanted = self.ip_source.as_deref();
+        let Some((i, &(key, _, name))) = first else {
+            return Err(match wanted {
+                Some(w) => InputError::new(
+                    given.iter().find(|g| g.2 == w).map_or("ip", |g| g.0),
+                    format!("is needed with ip_source {w}"),
+                ),
+                None => InputError::new(
+                    "ip",
+                    "is missing: the client must know the address to check whether an update is needed; set ip, interface, ip_url or ip_command",
+                ),
+            });
+        };
+        if let Some(w) = wanted.filter(|w| *w != name) {
+            return Err(InputError::new(
+                "ip_source",
+                format!("is {w:?} but {key} is set; give one address source"),
+            ));
+        }
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Ok(match i {
+            1 => AddressSource::Interface(text(&self.interface)),
+            2 => AddressSource::Web(text(&self.ip_url)),
+            3 => AddressSource::Command(text(&self.ip_command)),
+            _ => AddressSource::Fixed(self.ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
+        })
     }
 }
 
@@ -482,11 +517,7 @@ mod tests {
         for key in KEYS {
             let err = Settings::default().set(key, "\u{1}bad\u{1}");
             if let Err(e) = err {
-                assert_ne!(
-                    e.reason(),
-                    "is not a known setting (see --help for the list)",
-                    "{key}"
-                );
+                assert_ne!(e.reason(), "is not a known setting", "{key}");
                 assert_eq!(e.field(), *key);
             }
         }
@@ -550,7 +581,11 @@ mod tests {
     fn address_source_rules() {
         let mut s = base();
         s.set("ip_source", "interface").unwrap();
-        assert_eq!(s.resolve().unwrap_err().field(), "ip");
+        let e = s.resolve().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ip_source: is \"interface\" but ip is set; give one address source"
+        );
         s.ip = None;
         assert_eq!(s.resolve().unwrap_err().field(), "interface");
         s.set("interface", "eth0").unwrap();
@@ -561,6 +596,66 @@ mod tests {
         let mut s = base();
         s.ip = None;
         assert_eq!(s.resolve().unwrap_err().field(), "ip");
+    }
+
+    #[test]
+    fn one_address_setting_selects_its_source() {
+        let cases = [
+            ("interface", "wan0", AddressSource::Interface("wan0".into())),
+            (
+                "ip_url",
+                "https://x.example/",
+                AddressSource::Web("https://x.example/".into()),
+            ),
+            (
+                "ip_command",
+                "echo 1.2.3.4",
+                AddressSource::Command("echo 1.2.3.4".into()),
+            ),
+        ];
+        for (key, value, source) in cases {
+            let mut s = base();
+            s.ip = None;
+            s.set(key, value).unwrap();
+            assert_eq!(s.resolve().unwrap().address, source, "{key}");
+            // Naming the same source is fine; naming another is a conflict.
+            for name in ["interface", "web", "command"] {
+                s.set("ip_source", name).unwrap();
+                match s.resolve() {
+                    Ok(c) => assert_eq!(c.address, source, "{key} {name}"),
+                    Err(e) => {
+                        assert_eq!(e.field(), "ip_source", "{key} {name}");
+                        assert!(e.reason().contains(key), "{e}");
+                    }
+                }
+            }
+            s.clear_address();
+            assert_eq!(s.resolve().unwrap_err().field(), "ip");
+        }
+    }
+
+    #[test]
+    fn two_address_sources_are_refused_naming_both() {
+        let keys = [
+            ("ip", "1.2.3.4"),
+            ("interface", "wan0"),
+            ("ip_url", "https://x.example/"),
+            ("ip_command", "echo 1.2.3.4"),
+        ];
+        for (i, (a, va)) in keys.iter().enumerate() {
+            for (b, vb) in &keys[i + 1..] {
+                let mut s = base();
+                s.ip = None;
+                s.set(a, va).unwrap();
+                s.set(b, vb).unwrap();
+                let e = s.resolve().unwrap_err();
+                assert_eq!(e.field(), *a, "{e}");
+                assert!(
+                    e.reason().starts_with(&format!("and {b} are both set")),
+                    "{e}"
+                );
+            }
+        }
     }
 
     #[test]

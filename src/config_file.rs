@@ -4,7 +4,8 @@
 //! The file is read straight into [`ConfigFile`] (serde visitors, no
 //! generic JSON tree): every value becomes the text [`Settings::set`]
 //! checks, so a file, the flags and the C ABI go through one validation.
-//! Strings are taken as they are, whole numbers as their digits, `true` and
+//! A key may be written with dashes, as its flag is (`ip-source` is
+//! `ip_source`). Strings are taken as they are, whole numbers as their digits, `true` and
 //! `false` as `1` and `0`; `null` means "not set". Lists and objects (other
 //! than `hosts`) and fractions are refused with the key named.
 //!
@@ -94,7 +95,14 @@ impl<'de> Visitor<'de> for ObjectVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut settings = Vec::new();
         let mut hosts = None;
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(mut key) = map.next_key::<String>()? {
+            // Keys may be spelt as the flags are (`ip-source`).
+            if key.contains('-') {
+                key = key
+                    .chars()
+                    .map(|c| if c == '-' { '_' } else { c })
+                    .collect();
+            }
             if self.top_level && key == "hosts" {
                 hosts = map.next_value_seed(HostsSeed)?;
             } else {
@@ -301,6 +309,29 @@ mod tests {
             ]
         );
         assert_eq!(f.hosts, None);
+    }
+
+    #[test]
+    fn keys_may_be_spelt_with_dashes() {
+        let f = parse(
+            r#"{"ip-source": "web", "ip_url": "https://x.example/", "ip_source": "command"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.settings,
+            vec![
+                ("ip_source".into(), text("command")),
+                ("ip_url".into(), text("https://x.example/")),
+            ]
+        );
+        let f = parse(r#"{"hosts": [{"ip-command": "echo 1.2.3.4"}]}"#).unwrap();
+        assert_eq!(
+            f.hosts,
+            Some(Hosts::List(vec![Some(vec![(
+                "ip_command".into(),
+                text("echo 1.2.3.4")
+            )])]))
+        );
     }
 
     #[test]

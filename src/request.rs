@@ -280,13 +280,13 @@ impl Server {
         } else if let Some(rest) = url.strip_prefix("http://") {
             if !allow_http {
                 return Err(bad(
-                    "is plain HTTP, which sends the password in clear text; use https:// or add --allow-http",
+                    "is plain HTTP, which sends the password in clear text; use https:// or set allow_http",
                 ));
             }
             (false, rest)
         } else {
             return Err(bad(
-                "must start with https:// (or http:// with --allow-http)",
+                "must start with https://, or http:// if you set allow_http",
             ));
         };
         if rest.contains(['?', '#']) {
@@ -411,10 +411,7 @@ impl UpdateFields {
 pub fn check_username(username: &str) -> Result<(), InputError> {
     let field = "username";
     if username.is_empty() {
-        return Err(InputError::new(
-            field,
-            "is missing; set --username, MTGSY_USERNAME or \"username\" in the config file",
-        ));
+        return Err(InputError::new(field, "is missing"));
     }
     if username.len() > 254 {
         return Err(InputError::new(field, "is longer than 254 characters"));
@@ -446,10 +443,7 @@ pub fn check_username(username: &str) -> Result<(), InputError> {
 pub fn check_password(password: &str) -> Result<(), InputError> {
     let field = "password";
     if password.is_empty() {
-        return Err(InputError::new(
-            field,
-            "is missing; set MTGSY_PASSWORD, --password-file or \"password\" in the config file",
-        ));
+        return Err(InputError::new(field, "is missing"));
     }
     if password.len() > MAX_PASSWORD {
         return Err(InputError::new(
@@ -956,7 +950,7 @@ mod tests {
             assert_eq!(err.field(), "server");
         }
         let err = Server::parse("http://example.com/", false).unwrap_err();
-        assert!(err.to_string().contains("--allow-http"), "{err}");
+        assert!(err.to_string().contains("set allow_http"), "{err}");
     }
 
     #[test]

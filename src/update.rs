@@ -377,7 +377,7 @@ pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outc
                         .to_string()
                 }
                 DeferReason::Unrequired => format!(
-                    "the 24 h rule for updates that change nothing ({ip} is registered with these options; --force does not override it)"
+                    "the 24 h rule for updates that change nothing ({ip} is registered with these options; forcing does not override it)"
                 ),
             };
             let mut o = Outcome::new(

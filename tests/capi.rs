@@ -408,6 +408,14 @@ fn all_scenarios(exe: &Path, wrapper: &[&str]) {
     assert_eq!(reqs[0].query("email").as_deref(), Some("user@example.com"));
 
     let plain = StubServer::plain();
+    scenario(exe, wrapper, "dryrun", &plain.url(), None);
+    assert_eq!(
+        plain.requests().len(),
+        1,
+        "dryrun: only the update after it"
+    );
+
+    let plain = StubServer::plain();
     plain.set_reply(200, "300 Invalid login");
     scenario(exe, wrapper, "rejected", &plain.url(), None);
     assert_eq!(plain.requests().len(), 1, "rejected");
@@ -583,6 +591,22 @@ mod guard_through_the_abi {
             // SAFETY: live handle, NUL-terminated string.
             unsafe { mtgsy_guard_record(self.0, ip.as_ptr(), outcome, now) }
         }
+        /// `mtgsy_update`: its code, the outcome word, `sent` and the message.
+        fn update(&self) -> (c_int, String, c_int, String) {
+            let mut r = std::mem::MaybeUninit::<mtgsy_result>::uninit();
+            // SAFETY: live handle; `r` is writable and filled on every return.
+            let (code, r) = unsafe {
+                let code = mtgsy_update(self.0, 0, r.as_mut_ptr());
+                (code, r.assume_init())
+            };
+            let text = |b: &[std::ffi::c_char]| {
+                // SAFETY: every string of the result is NUL-terminated.
+                unsafe { CStr::from_ptr(b.as_ptr()) }
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            (code, text(&r.outcome), r.sent, text(&r.message))
+        }
         fn error(&self) -> String {
             // SAFETY: live handle; the string lives until the next call.
             unsafe { CStr::from_ptr(mtgsy_last_error(self.0)) }
@@ -646,6 +670,84 @@ mod guard_through_the_abi {
         let (code, _) = h.check("1.2.3.4", false, 1_000);
         assert_eq!(code, MTGSY_DEFERRED, "{}", h.error());
         assert!(h.error().contains("not synced"), "{}", h.error());
+    }
+
+    #[test]
+    fn dry_run_sends_nothing_and_writes_no_state() {
+        let server = StubServer::plain();
+        let dir = TempDir::new("abi-dry");
+        let state = dir.path().join("state.json");
+        let h = Handle::new(&state, "u@example.com");
+        for (k, v) in [("server", server.url().as_str()), ("allow_http", "1")] {
+            assert_eq!(h.set(k, v), MTGSY_OK);
+        }
+        assert_eq!(h.set("ip_command", "echo 1.2.3.4"), MTGSY_OK);
+        assert_eq!(h.set("dry_run", "yes"), MTGSY_OK);
+        let (code, outcome, sent, message) = h.update();
+        assert_eq!(
+            (code, outcome.as_str(), sent),
+            (MTGSY_OK, "dry-run", 0),
+            "{message}"
+        );
+        let url = format!(
+            "{}?email=u%40example.com&pass=***&hb=0&ip=1.2.3.4",
+            server.url()
+        );
+        assert!(message.contains(&url), "{message}");
+        assert!(!message.contains(PASSWORD), "{message}");
+        assert_eq!(server.connections(), 0, "nothing on the wire");
+        assert!(!state.exists(), "no state written");
+        assert_eq!(h.set("dry_run", "0"), MTGSY_OK);
+        assert_eq!(h.update().1, "updated");
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn messages_name_settings_not_command_line_flags() {
+        let dir = TempDir::new("abi-words");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("ip", "10.0.0.1")], "set allow_private"),
+            (
+                &[
+                    ("ip", "1.2.3.4"),
+                    ("server", "http://127.0.0.1:1/dns/update.php"),
+                ],
+                "set allow_http",
+            ),
+            (
+                &[("ip", "1.2.3.4"), ("ip_command", "echo 1.2.3.4")],
+                "ip: and ip_command are both set",
+            ),
+            (
+                &[("ip", "1.2.3.4"), ("ip_source", "web")],
+                "ip_source: is \"web\" but ip is set",
+            ),
+        ];
+        for (settings, words) in cases {
+            let h = Handle::new(&dir.path().join("state.json"), "u@example.com");
+            for (k, v) in *settings {
+                assert_eq!(h.set(k, v), MTGSY_OK, "{k}");
+            }
+            let (code, outcome, sent, message) = h.update();
+            assert_eq!(
+                (code, outcome.as_str(), sent),
+                (MTGSY_BAD_INPUT, "invalid", 0)
+            );
+            assert!(message.contains(words), "{message}");
+            assert!(!message.contains("--"), "a CLI flag in {message}");
+        }
+        let blank = Handle(mtgsy_new());
+        for (k, v) in [("password", PASSWORD), ("ip", "1.2.3.4"), ("", "")] {
+            let (code, _, _, message) = blank.update();
+            assert_eq!(code, MTGSY_BAD_INPUT);
+            assert!(
+                !message.contains("--") && !message.contains("MTGSY_"),
+                "{message}"
+            );
+            if !k.is_empty() {
+                assert_eq!(blank.set(k, v), MTGSY_OK);
+            }
+        }
     }
 
     #[test]

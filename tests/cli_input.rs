@@ -389,6 +389,12 @@ fn help_and_version() {
 fn private_address_allowed_with_opt_in() {
     let server = StubServer::plain();
     let state = TempDir::new("private");
+    // The library says "set allow_private"; the command line names its flag.
+    let mut c = base(&server, &state);
+    c.args(["--ip", "192.168.1.10"]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("add --allow-private"), "{err}");
     let mut c = base(&server, &state);
     c.args(["--ip", "192.168.1.10", "--allow-private"]);
     let (code, _, err) = texts(&run(c));
@@ -646,5 +652,165 @@ fn address_from_https_page_is_checked_against_the_web_pki() {
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("certificate"), "{err}");
     assert_eq!(checkip.connections(), 1, "the TLS handshake was attempted");
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn an_address_option_alone_selects_its_source() {
+    let server = StubServer::plain();
+    let state = TempDir::new("source-alone");
+    let mut c = base(&server, &state);
+    c.args(["--ip-command", "echo 9.8.7.6"])
+        .env("MTGSY_DDNS_NOW", "2000000000");
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.requests()[0].query("ip").unwrap(), "9.8.7.6");
+
+    // The same from a config file, keys spelt as the flags are.
+    let config = state.path().join("config.json");
+    let json = serde_json::json!({
+        "ip-command": "echo 9.8.7.5",
+        "allow-http": true,
+        "offline-text": "away",
+    });
+    std::fs::write(&config, json.to_string()).unwrap();
+    let mut c = base(&server, &state);
+    c.arg("--config")
+        .arg(&config)
+        .env("MTGSY_DDNS_NOW", "2000000700");
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    let r = &server.requests()[1];
+    assert_eq!(r.query("ip").unwrap(), "9.8.7.5");
+    assert_eq!(r.query("offlinetext").unwrap(), "away");
+
+    // An address flag replaces the config file's address source.
+    let mut c = base(&server, &state);
+    c.arg("--config")
+        .arg(&config)
+        .args(["--ip", "9.8.7.4"])
+        .env("MTGSY_DDNS_NOW", "2000001400");
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.requests()[2].query("ip").unwrap(), "9.8.7.4");
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[test]
+fn two_address_sources_are_refused_naming_both() {
+    let server = StubServer::plain();
+    let state = TempDir::new("two-sources");
+    let cases: &[(&[&str], [&str; 2])] = &[
+        (
+            &["--ip", "1.2.3.4", "--ip-command", "echo 5.6.7.8"],
+            ["ip", "ip_command"],
+        ),
+        (
+            &["--ip-url", "https://x.example/", "--interface", "eth0"],
+            ["interface", "ip_url"],
+        ),
+        (
+            &["--ip-source", "web", "--ip-command", "echo 5.6.7.8"],
+            ["ip_source", "ip_command"],
+        ),
+        (
+            &["--ip-source", "interface", "--ip", "1.2.3.4"],
+            ["ip_source", "ip"],
+        ),
+    ];
+    for (args, [a, b]) in cases {
+        let mut c = base(&server, &state);
+        c.args(*args);
+        let (code, out, err) = texts(&run(c));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{a}:")) && err.contains(b) && err.contains("one address source"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(out, "", "{args:?}");
+    }
+    // A config file's keys, however spelt, follow the same rules.
+    let config = state.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"ip": "1.2.3.4", "ip-command": "echo 5.6.7.8"}"#,
+    )
+    .unwrap();
+    let mut c = base(&server, &state);
+    c.arg("--config").arg(&config);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ip:") && err.contains("ip_command"), "{err}");
+    assert_eq!(server.connections(), 0, "nothing sent");
+    assert!(!state.path().join("state.json").exists());
+}
+
+#[test]
+fn no_arguments_print_the_usage_on_stderr() {
+    let (code, out, err) = texts(&run(cmd()));
+    assert_eq!(code, 2);
+    assert_eq!(out, "", "nothing on stdout");
+    assert!(
+        err.contains("USAGE:") && err.contains("mtgsy-ddns update") && err.contains("--help"),
+        "{err}"
+    );
+}
+
+#[test]
+fn readable_files_holding_the_password_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = StubServer::plain();
+    let state = TempDir::new("secret-modes");
+    let config = state.path().join("config.json");
+    let json = serde_json::json!({"password": PASSWORD, "ip": "1.2.3.4"});
+    std::fs::write(&config, json.to_string()).unwrap();
+    let pw = state.path().join("pw");
+    std::fs::write(&pw, PASSWORD).unwrap();
+    let chmod = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let with_config = || {
+        let mut c = base(&server, &state);
+        c.env_remove("MTGSY_PASSWORD")
+            .args(["--dry-run", "--config"])
+            .arg(&config);
+        texts(&run(c))
+    };
+    let with_file = || {
+        let mut c = base(&server, &state);
+        c.env_remove("MTGSY_PASSWORD")
+            .args(["--dry-run", "--ip", "1.2.3.4", "--password-file"])
+            .arg(&pw);
+        texts(&run(c))
+    };
+    for mode in [0o644, 0o640, 0o604] {
+        chmod(&config, mode);
+        chmod(&pw, mode);
+        for (path, (code, _, err)) in [(&config, with_config()), (&pw, with_file())] {
+            assert_eq!(code, 0, "a warning, not an error: {err}");
+            let fix = format!("chmod 600 {}", path.display());
+            assert!(
+                err.contains("warning:") && err.contains(&fix),
+                "{mode:o} {}: {err}",
+                path.display()
+            );
+        }
+    }
+    chmod(&config, 0o600);
+    chmod(&pw, 0o600);
+    for (code, _, err) in [with_config(), with_file()] {
+        assert_eq!(code, 0, "{err}");
+        assert!(!err.contains("chmod"), "{err}");
+    }
+    // A config file without the password is not warned about.
+    std::fs::write(&config, r#"{"ip": "1.2.3.4"}"#).unwrap();
+    chmod(&config, 0o644);
+    let (code, _, err) = texts(&run({
+        let mut c = base(&server, &state);
+        c.args(["--dry-run", "--config"]).arg(&config);
+        c
+    }));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("chmod"), "{err}");
     assert_eq!(server.connections(), 0);
 }

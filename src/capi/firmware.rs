@@ -68,7 +68,7 @@ fn attempt_result(code: c_int) -> Option<AttemptResult> {
 /// The handle's configuration with `ip` as the address.
 fn config_for(h: &mtgsy, ip: &str) -> Result<(Config, Ipv4Addr), Fail> {
     let mut settings = h.settings.clone();
-    settings.ip_source = None;
+    settings.clear_address();
     settings.set("ip", ip).map_err(|e| Fail::input(&e))?;
     let config = settings.resolve().map_err(|e| Fail::input(&e))?;
     let Some(ip) = settings.ip else {
@@ -108,7 +108,8 @@ fn want(config: &Config, ip: Ipv4Addr, force: bool) -> Want {
 /// Asks the rate guard whether firmware may send an update of `ip` now,
 /// for the account and state file set on `h` (`username`, `password`,
 /// `server`, `state`, `force_interval`, `allow_private`, `lookup_host`;
-/// the `ip` and `ip_source` settings are ignored). `ip` is checked as
+/// the address settings `ip`, `ip_source`, `interface`, `ip_url` and
+/// `ip_command` are ignored). `ip` is checked as
 /// `mtgsy_update` would check it (a public IPv4 address unless
 /// `allow_private` is set). `force` non-zero asks for a send even if
 /// unchanged (the floor still holds, and an update that changes nothing

@@ -119,6 +119,7 @@ const _: () = {
 /// `mtgsy_new`, released by `mtgsy_free`.
 pub struct mtgsy {
     settings: Settings,
+    dry_run: bool,
     error: CString,
     log: Option<LogSink>,
     pending: Option<firmware::Pending>,
@@ -156,14 +157,17 @@ pub struct mtgsy_result {
     /// a failure; 0 when nothing is known to hold it back.
     pub retry_after_s: i64,
     /// `updated`, `unconfirmed`, `unchanged`, `deferred`, `failed`,
-    /// `rejected`, `blocked`, `invalid` (bad input, nothing sent) or empty.
+    /// `rejected`, `blocked`, `dry-run` (the `dry_run` setting: nothing
+    /// sent), `invalid` (bad input, nothing sent) or empty.
     pub outcome: [c_char; MTGSY_OUTCOME_SIZE],
     /// The address concerned (dotted quad), or empty.
     pub ip: [c_char; MTGSY_IP_SIZE],
     /// The reply text, or the network error, with the password masked as
     /// `***`; empty when nothing was sent.
     pub reply: [c_char; MTGSY_REPLY_SIZE],
-    /// A sentence for the user (also passed to the log callback).
+    /// A sentence for the user (also passed to the log callback). On a dry
+    /// run: the request that would be sent, password masked, and whether
+    /// the rate guard would let it go now.
     pub message: [c_char; MTGSY_MESSAGE_SIZE],
 }
 
@@ -195,6 +199,7 @@ impl mtgsy {
     fn new() -> mtgsy {
         mtgsy {
             settings: Settings::default(),
+            dry_run: false,
             error: CString::default(),
             log: None,
             pending: None,
@@ -363,7 +368,13 @@ pub unsafe extern "C" fn mtgsy_reset(h: *mut mtgsy) -> c_int {
 /// `ca_file`, `allow_http`, `timeout`, `ip`, `ip_source`, `interface`,
 /// `ip_url`, `ip_command`, `allow_private`, `hb`, `stealth`, `port`,
 /// `offline_url`, `offline_text`, `mx`, `state`, `lookup_host`,
-/// `force_interval`, `check_interval`.
+/// `force_interval`, `check_interval`; and `dry_run` (`"1"`: `mtgsy_update`
+/// finds the address and asks the rate guard but sends nothing and writes
+/// no state; its result says what would be sent).
+///
+/// Of the address settings `ip`, `interface`, `ip_url` and `ip_command`,
+/// the one set selects the source (`ip_source` may name it too); two of
+/// them at once make `mtgsy_update` fail with `MTGSY_BAD_INPUT`.
 ///
 /// Both strings are copied; the caller keeps ownership. A bad value is
 /// refused at once and the key keeps its previous value. `password_file`
@@ -388,6 +399,10 @@ pub unsafe extern "C" fn mtgsy_set(
         let key = unsafe { text::arg(key, "key") }?;
         // SAFETY: `value` is NULL or NUL-terminated by the contract.
         let value = unsafe { text::arg(value, &format!("the value of {key:?}")) }?;
+        if key == "dry_run" {
+            h.dry_run = config::parse_bool(key, value).map_err(|e| Fail::input(&e))?;
+            return Ok(());
+        }
         if !config::KEYS.contains(&key) {
             return Err(Fail::new(
                 MTGSY_UNKNOWN_KEY,
@@ -437,6 +452,10 @@ pub unsafe extern "C" fn mtgsy_set_log(
 /// the outcome. It blocks for at most about the `timeout` setting (30 s by
 /// default) plus the wait for the state file lock (at most the timeout
 /// plus 10 s; then `MTGSY_DEFERRED`, nothing sent).
+///
+/// With the `dry_run` setting on, it stops before the lock: nothing is
+/// sent, the state file is not written, and the result (`outcome`
+/// `dry-run`, `sent` 0) says in `message` what would be sent.
 ///
 /// `force` non-zero sends even an unchanged address (the 10-minute floor
 /// still holds, and an update that changes nothing goes out at most once
@@ -496,7 +515,7 @@ fn update_inner(h: &mut mtgsy, force: bool, result: &mut mtgsy_result) -> Result
     let transport = HttpTransport::new(&config.transport).map_err(|e| invalid(&e, result))?;
     let opts = RunOptions {
         force,
-        dry_run: false,
+        dry_run: h.dry_run,
         now,
     };
     let run = update::run(&config, &opts, &transport, &mut |level, msg| {

@@ -63,8 +63,9 @@ const NETLINK_BUF: usize = 8192;
 /// config file's top level) and the config file's `hosts` list, if any.
 ///
 /// With `interface` set and neither `ip` nor `ip_source`, the address comes
-/// from that interface. Two hosts for the same server and user name are
-/// refused: they would share one guard record.
+/// from that interface. A host that names any address setting replaces the
+/// top level's address settings as a whole. Two hosts for the same server
+/// and user name are refused: they would share one guard record.
 pub fn configs(settings: &Settings, file: Option<&ConfigFile>) -> Result<Vec<Config>, InputError> {
     let configs = match file.and_then(|f| f.hosts.as_ref()) {
         None => vec![finish(settings.clone())?],
@@ -89,11 +90,8 @@ pub fn configs(settings: &Settings, file: Option<&ConfigFile>) -> Result<Vec<Con
                 }
                 let mut s = settings.clone();
                 // A host naming its own address source replaces the default one.
-                if has("ip") {
-                    s.ip_source = None;
-                }
-                if has("ip_source") {
-                    s.ip = None;
+                if crate::config::ADDRESS_KEYS.iter().any(|k| has(k)) {
+                    s.clear_address();
                 }
                 s.merge_file(object).map_err(named)?;
                 out.push(finish(s).map_err(named)?);

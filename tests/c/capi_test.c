@@ -184,12 +184,26 @@ static void scenario_api(void)
     CHECK(r.status == MTGSY_BAD_INPUT && r.sent == 0 && r.http_status == 0);
     CHECK(strcmp(r.outcome, "invalid") == 0);
     CHECK(contains(r.message, "username") && contains(mtgsy_last_error(h), "username"));
+    /* Messages name settings as mtgsy_set takes them, never a CLI flag. */
+    CHECK(!contains(mtgsy_last_error(h), "--"));
     CHECK_RC(h, mtgsy_set(h, "username", "u@example.com"), MTGSY_OK);
     CHECK_RC(h, mtgsy_update(h, 0, NULL), MTGSY_BAD_INPUT);
-    CHECK(contains(mtgsy_last_error(h), "password"));
+    CHECK(contains(mtgsy_last_error(h), "password") && !contains(mtgsy_last_error(h), "--"));
     CHECK_RC(h, mtgsy_set(h, "password", PASSWORD), MTGSY_OK);
     CHECK_RC(h, mtgsy_update(h, 0, &r), MTGSY_BAD_INPUT);
     CHECK(strncmp(mtgsy_last_error(h), "ip", 2) == 0);
+    CHECK(contains(mtgsy_last_error(h), "ip_command") && !contains(mtgsy_last_error(h), "--"));
+    CHECK_RC(h, mtgsy_set(h, "ip", "192.168.1.1"), MTGSY_OK);
+    CHECK_RC(h, mtgsy_update(h, 0, &r), MTGSY_BAD_INPUT);
+    CHECK(contains(mtgsy_last_error(h), "set allow_private"));
+    CHECK(!contains(mtgsy_last_error(h), "--"));
+    /* Two address sources: refused, both named. */
+    CHECK_RC(h, mtgsy_set(h, "ip_command", "echo 1.2.3.4"), MTGSY_OK);
+    CHECK_RC(h, mtgsy_update(h, 0, &r), MTGSY_BAD_INPUT);
+    CHECK(strncmp(mtgsy_last_error(h), "ip:", 3) == 0);
+    CHECK(contains(mtgsy_last_error(h), "ip_command") && r.sent == 0);
+    CHECK_RC(h, mtgsy_set(h, "dry_run", "maybe"), MTGSY_BAD_INPUT);
+    CHECK(strncmp(mtgsy_last_error(h), "dry_run", 7) == 0);
 
     /* Guard arguments. */
     CHECK_RC(h, mtgsy_guard_check(h, NULL, 0, T0, &wait), MTGSY_NULL_ARGUMENT);
@@ -272,6 +286,48 @@ static void scenario_update(void)
     CHECK(wait == 0);
     CHECK(seen.leaked_password == 0 && seen.bad_level == 0);
     mtgsy_free(h2);
+    mtgsy_free(h);
+}
+
+/* dry_run: the result says what would be sent; nothing is sent and no
+ * state is written (the Rust side counts the requests: one, after dry_run
+ * is turned off again). */
+static void scenario_dryrun(void)
+{
+    struct log_seen seen = {0, 0, 0};
+    mtgsy_result r;
+    FILE *state;
+    int i;
+    mtgsy *h = configured("1.2.3.4", NULL);
+
+    CHECK_RC(h, mtgsy_set_log(h, on_log, &seen), MTGSY_OK);
+    CHECK_RC(h, mtgsy_set(h, "dry_run", "1"), MTGSY_OK);
+    for (i = 0; i < 2; i++) {
+        memset(&r, 0x55, sizeof r);
+        CHECK_RC(h, mtgsy_update(h, i, &r), MTGSY_OK);
+        CHECK(r.status == MTGSY_OK && r.sent == 0 && r.http_status == 0);
+        CHECK(strcmp(r.outcome, "dry-run") == 0 && strcmp(r.ip, "1.2.3.4") == 0);
+        CHECK(r.reply[0] == '\0');
+        CHECK(contains(r.message, "nothing sent") && contains(r.message, "GET "));
+        CHECK(contains(r.message, env("MTGSY_TEST_URL")));
+        CHECK(contains(r.message, "&ip=1.2.3.4") && contains(r.message, "pass=***"));
+        CHECK(contains(r.message, "would send"));
+        CHECK(!contains(r.message, "s3cret"));
+    }
+    state = fopen(env("MTGSY_TEST_STATE"), "r");
+    CHECK(state == NULL);
+    CHECK(seen.lines > 0 && seen.leaked_password == 0 && seen.bad_level == 0);
+
+    /* Off again: a real update. */
+    CHECK_RC(h, mtgsy_set(h, "dry_run", "0"), MTGSY_OK);
+    CHECK_RC(h, mtgsy_update(h, 0, &r), MTGSY_OK);
+    CHECK(strcmp(r.outcome, "updated") == 0 && r.sent == 1);
+    mtgsy_free(h);
+    /* A dry run says when the guard would hold the request back. */
+    h = configured("5.6.7.8", NULL);
+    CHECK_RC(h, mtgsy_set(h, "dry_run", "1"), MTGSY_OK);
+    CHECK_RC(h, mtgsy_update(h, 0, &r), MTGSY_OK);
+    CHECK(strcmp(r.outcome, "dry-run") == 0 && contains(r.message, "would not send"));
     mtgsy_free(h);
 }
 
@@ -439,6 +495,8 @@ int main(int argc, char **argv)
         scenario_api();
     else if (strcmp(which, "update") == 0)
         scenario_update();
+    else if (strcmp(which, "dryrun") == 0)
+        scenario_dryrun();
     else if (strcmp(which, "rejected") == 0)
         scenario_rejected();
     else if (strcmp(which, "blocked") == 0)
@@ -450,7 +508,7 @@ int main(int argc, char **argv)
     else if (strcmp(which, "guard") == 0)
         scenario_guard();
     else {
-        fprintf(stderr, "usage: capi_test api|update|rejected|blocked|network|race|guard\n");
+        fprintf(stderr, "usage: capi_test api|update|dryrun|rejected|blocked|network|race|guard\n");
         return 2;
     }
     printf("ok %s\n", which);

@@ -2,7 +2,7 @@
 //! config key `long_option`, so the library's [`Settings::set`] checks it.
 
 use mtgsy_ddns::config::{self, Settings};
-use mtgsy_ddns::config_file::ConfigFile;
+use mtgsy_ddns::config_file::{ConfigFile, FileValue};
 use mtgsy_ddns::InputError;
 
 /// What to do.
@@ -16,6 +16,8 @@ pub enum Action {
     Watch,
     /// Print help.
     Help,
+    /// No arguments: the usage on stderr, exit 2.
+    Usage,
     /// Print the version.
     Version,
 }
@@ -60,7 +62,11 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
     };
     let mut words = args.iter();
     match words.next().map(String::as_str) {
-        None | Some("-h" | "--help" | "help") => return Ok(cli),
+        None => {
+            cli.action = Action::Usage;
+            return Ok(cli);
+        }
+        Some("-h" | "--help" | "help") => return Ok(cli),
         Some("-V" | "--version") => {
             cli.action = Action::Version;
             return Ok(cli);
@@ -154,7 +160,9 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
 }
 
 /// Builds the settings: config file, then MTGSY_USERNAME / MTGSY_PASSWORD,
-/// then the flags.
+/// then the flags. Flags that name an address source replace the config
+/// file's. A config file or password file holding the password that other
+/// users may read is warned about on stderr.
 pub fn settings(cli: &Cli) -> Result<(Settings, Option<ConfigFile>), InputError> {
     let mut settings = Settings::default();
     let mut file = None;
@@ -167,6 +175,23 @@ pub fn settings(cli: &Cli) -> Result<(Settings, Option<ConfigFile>), InputError>
         let text = String::from_utf8(bytes)
             .map_err(|_| InputError::new("config", format!("{path} is not UTF-8 text")))?;
         let parsed = ConfigFile::parse(path, &text)?;
+        let hosts = match &parsed.hosts {
+            Some(mtgsy_ddns::config_file::Hosts::List(list)) => list.as_slice(),
+            _ => &[],
+        };
+        let mut holds_password = false;
+        for object in std::iter::once(&parsed.settings).chain(hosts.iter().flatten()) {
+            for (key, value) in object {
+                match (key.as_str(), value) {
+                    ("password", FileValue::Text(_)) => holds_password = true,
+                    ("password_file", FileValue::Text(p)) => warn_if_readable(p),
+                    _ => {}
+                }
+            }
+        }
+        if holds_password {
+            warn_if_readable(path);
+        }
         settings
             .merge_file(&parsed.settings)
             .map_err(|e| InputError::new(format!("{path}: {}", e.field()), e.reason()))?;
@@ -186,10 +211,37 @@ pub fn settings(cli: &Cli) -> Result<(Settings, Option<ConfigFile>), InputError>
                 .map_err(|e| InputError::new("MTGSY_PASSWORD", e.reason()))?;
         }
     }
+    let mut own_address = false;
     for (key, value) in &cli.flags {
+        // The first address flag replaces the config file's address source.
+        if !own_address && config::ADDRESS_KEYS.contains(&key.as_str()) {
+            settings.clear_address();
+            own_address = true;
+        }
         settings.set(key, value)?;
+        if key == "password_file" {
+            warn_if_readable(value);
+        }
     }
     Ok((settings, file))
+}
+
+/// Warns on stderr when the file at `path`, which holds the password, can
+/// be read by its group or by others.
+fn warn_if_readable(path: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match std::fs::metadata(path) {
+        Ok(meta) if path != "-" => meta.permissions().mode(),
+        _ => return,
+    };
+    if mode & 0o044 != 0 {
+        crate::output::Printer::stderr_only().log(
+            mtgsy_ddns::update::Level::Warn,
+            &format!(
+                "{path} holds the password and other users can read it; fix: chmod 600 {path}"
+            ),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use mtgsy_ddns::transport::HttpTransport;
-use mtgsy_ddns::update::{self, RunOptions};
+use mtgsy_ddns::update::{self, Level, RunOptions};
 use mtgsy_ddns::watch;
 use mtgsy_ddns::{Error, Status};
 
@@ -44,10 +44,16 @@ fn run(cli: &Cli) -> i32 {
     match cli.action {
         Action::Help => {
             print!(
-                "{HELP}{}{HELP_TAIL}",
+                "mtgsy-ddns: {USAGE}\n\n{HELP}{}{HELP_TAIL}",
                 mtgsy_ddns::state::default_path().display()
             );
             0
+        }
+        Action::Usage => {
+            // The synopsis only (the first lines of the help), on stderr
+            // through the one line printer.
+            Printer::new(1, false).log(Level::Info, USAGE);
+            Status::BadInput.code()
         }
         Action::Version => {
             println!("mtgsy-ddns {}", env!("CARGO_PKG_VERSION"));
@@ -173,8 +179,9 @@ fn run_status(cli: &Cli) -> i32 {
     })
 }
 
-const HELP: &str = "\
-mtgsy-ddns: dynamic DNS client for Microtech (mtgsy.net), with a rate guard
+/// The help's first lines, also printed alone when no arguments are given.
+const USAGE: &str = "\
+dynamic DNS client for Microtech (mtgsy.net), with a rate guard
 that never gets the account blocked.
 
 USAGE:
@@ -182,20 +189,22 @@ USAGE:
     mtgsy-ddns status [OPTIONS]      what the state file says
     mtgsy-ddns watch [OPTIONS]       stay running; update within a second of an
                                      address change (Linux rtnetlink, no polling)
-    mtgsy-ddns --version | --help
+    mtgsy-ddns --version | --help";
 
+const HELP: &str = "\
 ACCOUNT:
     --username NAME        account e-mail or one dynamic domain (or MTGSY_USERNAME)
     --password-file FILE   read the password from FILE ('-' = stdin); or set
                            MTGSY_PASSWORD; never given as a flag value
     --config FILE          JSON object with the same keys as the long options
-                           (dashes as underscores); flags override it
+                           (dashes or underscores); flags override it
 
-ADDRESS:
+ADDRESS (give one source):
     --ip ADDR              the IPv4 address to register
-    --ip-source interface --interface IFACE    first global address of IFACE
-    --ip-source web --ip-url URL               first IPv4 address in the reply
-    --ip-source command --ip-command CMD       first IPv4 address CMD prints
+    --interface IFACE      the first global address of IFACE
+    --ip-url URL           the first IPv4 address in the page at URL
+    --ip-command CMD       the first IPv4 address CMD prints
+    --ip-source interface|web|command   optional; names the source given
     --allow-private        permit private, CGNAT, loopback, ... addresses
     --lookup-host NAME     with no state yet, NAME resolving to the address
                            counts as already registered
@@ -227,8 +236,6 @@ const HELP_TAIL: &str = "
                            259200 = 72 h; at least 86400 = 24 h)
 
 WATCH:
-    --interface IFACE      watch IFACE's address (the address source unless
-                           --ip-source says otherwise)
     --check-interval SECS  safety-net re-check (default 600, at least 60)
     config \"hosts\": [{...}, ...]  several hosts, each with its own user name;
                            top-level keys and flags are their defaults

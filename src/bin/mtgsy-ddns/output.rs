@@ -37,6 +37,7 @@ impl Printer {
     /// One log line: warnings and errors always, info with `-v`, debug
     /// with `-vv`; with `--syslog`, everything but debug also to syslog.
     pub fn log(&mut self, level: Level, msg: &str) {
+        let msg = &cli_words(msg);
         let shown = match level {
             Level::Error | Level::Warn => true,
             Level::Info => self.verbose >= 1,
@@ -102,12 +103,45 @@ impl Printer {
     /// An error that stopped the run before any reply: on stderr (and
     /// syslog), and with `--json` as an outcome on stdout.
     pub fn failure(&mut self, error: &Error, json: bool) {
-        let outcome = Outcome::from_error(error);
+        let mut outcome = Outcome::from_error(error);
+        outcome.message = cli_words(&outcome.message);
         if json {
             self.print_json(&outcome);
         }
         self.error(&outcome.message);
     }
+}
+
+/// The library names settings as the C ABI and the config file spell them
+/// (`... set allow_http` at the end of a message); the command line says
+/// which flags, variables or config keys set them. Only message ends are
+/// compared, so no text search is linked; applying it twice changes
+/// nothing.
+fn cli_words(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for (lib, cli) in [
+        ("set allow_private", "add --allow-private"),
+        ("set allow_http", "add --allow-http"),
+        (
+            "set ip, interface, ip_url or ip_command",
+            "give --ip ADDR, --interface IFACE, --ip-url URL or --ip-command CMD",
+        ),
+        (
+            "username: is missing",
+            "username: is missing; set --username, MTGSY_USERNAME or \"username\" in the config file",
+        ),
+        (
+            "password: is missing",
+            "password: is missing; set MTGSY_PASSWORD, --password-file FILE or \"password\" in the config file",
+        ),
+    ] {
+        if out.ends_with(lib) {
+            out.truncate(out.len() - lib.len());
+            out.push_str(cli);
+            break;
+        }
+    }
+    out
 }
 
 /// `status --json`: the state file, the clock, and one flat object per host.
