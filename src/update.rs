@@ -156,17 +156,7 @@ pub fn run(
             ),
         );
     }
-    let want = Want {
-        ip,
-        force: opts.force,
-        force_interval: config.force_interval,
-        credential: guard::credential_fingerprint(
-            config.server.host(),
-            &config.username,
-            config.password.expose(),
-        ),
-        options: guard::options_fingerprint(&fields),
-    };
+    let want = want(config, &fields, opts.force);
 
     if opts.dry_run {
         return Ok(dry_run(config, opts, &want, &request));
@@ -267,6 +257,24 @@ pub fn run(
         outcome.retry_after_s = concluded.blocked_until.map(|t| seconds_until(t, now));
     }
     Ok(outcome)
+}
+
+/// What the guard compares for the update `fields` built from `config`:
+/// the address, the credentials' and the request options' fingerprints,
+/// and the force settings. The CLI, watch mode and the C ABI's guard calls
+/// all build it here, so they decide alike.
+pub fn want(config: &Config, fields: &request::UpdateFields, force: bool) -> Want {
+    Want {
+        ip: fields.ip,
+        force,
+        force_interval: config.force_interval,
+        credential: guard::credential_fingerprint(
+            config.server.host(),
+            &config.username,
+            config.password.expose(),
+        ),
+        options: guard::options_fingerprint(fields),
+    }
 }
 
 /// How long a run waits for the state lock: its request timeout plus a

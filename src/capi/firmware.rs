@@ -19,7 +19,7 @@ use super::{
     MTGSY_NULL_ARGUMENT, MTGSY_OK, MTGSY_UNCHANGED,
 };
 use crate::config::Config;
-use crate::guard::{self, AttemptResult, Decision, Record, Want};
+use crate::guard::{self, AttemptResult, Decision, Record};
 use crate::reply::{self, Verdict};
 use crate::state::Store;
 use crate::transport::MAX_BODY;
@@ -89,22 +89,6 @@ fn clock(now: i64) -> Result<i64, Fail> {
     }
 }
 
-/// What the guard compares for `ip` with the handle's settings, exactly as
-/// `mtgsy_update` builds it.
-fn want(config: &Config, ip: Ipv4Addr, force: bool) -> Want {
-    Want {
-        ip,
-        force,
-        force_interval: config.force_interval,
-        credential: guard::credential_fingerprint(
-            config.server.host(),
-            &config.username,
-            config.password.expose(),
-        ),
-        options: guard::options_fingerprint(&config.fields(ip)),
-    }
-}
-
 /// Asks the rate guard whether firmware may send an update of `ip` now,
 /// for the account and state file set on `h` (`username`, `password`,
 /// `server`, `state`, `force_interval`, `allow_private`, `lookup_host`;
@@ -165,8 +149,8 @@ pub unsafe extern "C" fn mtgsy_guard_check(
 
 fn check(h: &mut mtgsy, ip: &str, force: bool, now: i64, wait: &mut i64) -> Result<(), Fail> {
     let (config, ip) = config_for(h, ip)?;
-    config
-        .fields(ip)
+    let fields = config.fields(ip);
+    fields
         .validate(config.allow_private)
         .map_err(|e| Fail::input(&e))?;
     let started = std::time::Instant::now();
@@ -174,7 +158,7 @@ fn check(h: &mut mtgsy, ip: &str, force: bool, now: i64, wait: &mut i64) -> Resu
     let sink = h.log;
     let secret = config.password.clone();
     let mut log = |level: Level, msg: &str| emit(sink, level, &secret.mask(msg));
-    let want = want(&config, ip, force);
+    let want = update::want(&config, &fields, force);
     let mut store = Store::open_locked(&config.state_path, now, lock_wait(&config))
         .map_err(|e| Fail::error(&e))?;
     for warning in store.warnings() {
@@ -286,7 +270,11 @@ fn record(h: &mut mtgsy, ip: &str, outcome: c_int, now: i64) -> Result<(), Fail>
         }
         _ => current,
     };
-    let concluded = before.concluded(&want(&config, ip, false), now, result);
+    let concluded = before.concluded(
+        &update::want(&config, &config.fields(ip), false),
+        now,
+        result,
+    );
     store
         .put(host, &config.username, concluded)
         .map_err(|e| Fail::error(&e))?;
