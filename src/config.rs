@@ -361,32 +361,30 @@ impl Settings {
     /// The address source: the one of `ip`, `interface`, `ip_url` and
     /// `ip_command` that is set, which `ip_source` may name too.
     fn address_source(&self) -> Result<AddressSource, InputError> {
-        // (key, whether it is set, the ip_source naming it)
+        // Each setting that names a source: (key, the ip_source naming it,
+        // the source it gives when set).
         let given = [
-            ("ip", self.ip.is_some(), ""),
-            ("interface", self.interface.is_some(), "interface"),
-            ("ip_url", self.ip_url.is_some(), "web"),
-            ("ip_command", self.ip_command.is_some(), "command"),
+            ("ip", "", self.ip.map(AddressSource::Fixed)),
+            (
+                "interface",
+                "interface",
+                self.interface.clone().map(AddressSource::Interface),
+            ),
+            ("ip_url", "web", self.ip_url.clone().map(AddressSource::Web)),
+            (
+                "ip_command",
+                "command",
+                self.ip_command.clone().map(AddressSource::Command),
+            ),
         ];
-        let mut first = None;
-        for (i, g) in given.iter().enumerate() {
-            if !g.1 {
-                continue;
-            }
-            if let Some((_, a)) = first {
-                let a: &(&str, bool, &str) = a;
-                return Err(InputError::new(
-                    a.0,
-                    format!("and {} are both set; give one address source", g.0),
-                ));
-            }
-            first = Some((i, g));
-        }
         let wanted = self.ip_source.as_deref();
-        let Some((i, &(key, _, name))) = first else {
+        let mut set = given
+            .iter()
+            .filter_map(|(key, name, source)| Some((*key, *name, source.as_ref()?)));
+        let Some((key, name, source)) = set.next() else {
             return Err(match wanted {
                 Some(w) => InputError::new(
-                    given.iter().find(|g| g.2 == w).map_or("ip", |g| g.0),
+                    given.iter().find(|g| g.1 == w).map_or("ip", |g| g.0),
                     format!("is needed with ip_source {w}"),
                 ),
                 None => InputError::new(
@@ -395,19 +393,19 @@ impl Settings {
                 ),
             });
         };
+        if let Some(other) = set.next() {
+            return Err(InputError::new(
+                key,
+                format!("and {} are both set; give one address source", other.0),
+            ));
+        }
         if let Some(w) = wanted.filter(|w| *w != name) {
             return Err(InputError::new(
                 "ip_source",
                 format!("is {w:?} but {key} is set; give one address source"),
             ));
         }
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        Ok(match i {
-            1 => AddressSource::Interface(text(&self.interface)),
-            2 => AddressSource::Web(text(&self.ip_url)),
-            3 => AddressSource::Command(text(&self.ip_command)),
-            _ => AddressSource::Fixed(self.ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
-        })
+        Ok(source.clone())
     }
 }
 
