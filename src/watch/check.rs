@@ -1,0 +1,137 @@
+//! One check of one host: a [`Job`] runs [`update::run`] on its own thread
+//! through a [`Fenced`] transport and hands back a [`Done`]; [`report`]
+//! logs the result in one line and says when to retry.
+//!
+//! The state file is written only while the check holds the *fence*; it
+//! lets go of the fence only while the request is on the wire (the attempt
+//! is already on disk by then), so a stop signal that takes the fence
+//! never lands in the middle of a write.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::detect::AddressSource;
+use crate::error::Error;
+use crate::request::Request;
+use crate::transport::{HttpReply, SendError, Transport};
+use crate::update::{self, Level, Outcome, RunOptions};
+
+use super::hosts::{Host, WARNED_MAX};
+use super::SharedLog;
+
+/// Logs a check's result, one line; returns the seconds until a retry.
+pub(super) fn report(host: &Host, result: &Result<Outcome, Error>, log: &SharedLog) -> Option<i64> {
+    let interval = host.config.check_interval.as_secs() as i64;
+    match result {
+        Ok(o) => {
+            let level = match o.outcome {
+                "unchanged" => Level::Debug,
+                "failed" | "rejected" => Level::Warn,
+                "blocked" => Level::Error,
+                _ => Level::Info,
+            };
+            let next = match o.retry_after_s {
+                Some(r) if r < interval => format!("; retry timer set for {r} s from now"),
+                Some(_) => "; the safety-net check will look again".to_string(),
+                None => String::new(),
+            };
+            log(level, &format!("{}: {}{next}", host.label, o.message));
+            o.retry_after_s
+        }
+        Err(e @ Error::Detect { .. })
+            if matches!(host.config.address, AddressSource::Interface(_)) =>
+        {
+            log(
+                Level::Info,
+                &format!("{}: {e}; waiting for an address event", host.label),
+            );
+            None
+        }
+        Err(e) => {
+            log(Level::Error, &format!("{}: {e}", host.label));
+            None
+        }
+    }
+}
+
+/// One check, run on a [`worker`](crate::worker) thread.
+pub(super) struct Job {
+    /// The host's place in the host list.
+    pub(super) index: usize,
+    /// The host to check.
+    pub(super) host: Host,
+    /// The guard's time, Unix seconds.
+    pub(super) now: i64,
+    /// Held while the state file may be written; see [`Fenced`].
+    pub(super) fence: Arc<Mutex<()>>,
+    /// Where the check's messages go, prefixed with the host's label.
+    pub(super) log: SharedLog,
+}
+
+/// What a [`Job`] hands back to the loop.
+pub(super) struct Done {
+    /// The host's place in the host list.
+    pub(super) index: usize,
+    /// The check's outcome or error.
+    pub(super) result: Result<Outcome, Error>,
+}
+
+impl Job {
+    /// Runs one [`update::run`] for the host, holding the fence except
+    /// while the request is on the wire.
+    pub(super) fn run(self) -> Done {
+        let fenced = Fenced {
+            inner: &*self.host.transport,
+            fence: &self.fence,
+            held: RefCell::new(Some(lock(&self.fence))),
+        };
+        let opts = RunOptions {
+            force: false,
+            dry_run: false,
+            now: self.now,
+        };
+        let label = &self.host.label;
+        let log = &self.log;
+        let warned = &self.host.warned;
+        let result = update::run(&self.host.config, &opts, &fenced, &mut |level, msg| {
+            let mut level = level;
+            if level == Level::Warn {
+                let mut seen = warned.lock().unwrap_or_else(|p| p.into_inner());
+                if seen.iter().any(|m| m == msg) {
+                    level = Level::Debug;
+                } else if seen.len() < WARNED_MAX {
+                    seen.push(msg.to_string());
+                }
+            }
+            log(level, &format!("{label}: {msg}"))
+        });
+        drop(fenced);
+        Done {
+            index: self.index,
+            result,
+        }
+    }
+}
+
+/// A transport that lets go of the fence only while the request is on
+/// the wire: the state file is never written without holding it.
+struct Fenced<'a> {
+    inner: &'a dyn Transport,
+    fence: &'a Mutex<()>,
+    held: RefCell<Option<MutexGuard<'a, ()>>>,
+}
+
+impl Transport for Fenced<'_> {
+    fn send(&self, request: &Request) -> Result<HttpReply, SendError> {
+        drop(self.held.borrow_mut().take());
+        let reply = self.inner.send(request);
+        *self.held.borrow_mut() = Some(lock(self.fence));
+        reply
+    }
+}
+
+/// Takes the fence; a check that panicked while holding it does not
+/// poison it for the rest.
+pub(super) fn lock(m: &Mutex<()>) -> MutexGuard<'_, ()> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

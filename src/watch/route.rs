@@ -1,0 +1,190 @@
+//! Routing address events to hosts: [`read_events`] drains the rtnetlink
+//! socket and asks the [`Schedule`] for the checks each event calls for:
+//! hosts on that interface (or one of its aliases) at once, hosts whose
+//! address comes from a web page or a command after a settle delay, hosts
+//! with a fixed address never. A lost or unreadable event checks every
+//! host.
+
+use std::io;
+
+use crate::detect::AddressSource;
+use crate::update::Level;
+
+use super::hosts::Host;
+use super::netlink::{self, Change, Message, Received};
+use super::schedule::Schedule;
+use super::SharedLog;
+
+/// How long a burst of address events is gathered before a host whose
+/// address comes from a web page or a command is checked: one fetch per
+/// burst, not one per event.
+const SETTLE_MS: u64 = 5_000;
+
+/// Reads every pending datagram and asks for the checks the events call for.
+pub(super) fn read_events(
+    socket: &netlink::Socket,
+    buf: &mut [u8],
+    hosts: &[Host],
+    schedule: &mut Schedule,
+    now: u64,
+    log: &SharedLog,
+) -> io::Result<()> {
+    loop {
+        let n = match socket.receive(buf)? {
+            Received::Empty => return Ok(()),
+            Received::Ignored => continue,
+            Received::Lost => {
+                log(
+                    Level::Info,
+                    "the kernel dropped address events; checking every host",
+                );
+                schedule.want_all(now);
+                continue;
+            }
+            Received::Datagram(n) => n,
+        };
+        match netlink::parse(&buf[..n]) {
+            Ok(messages) => {
+                for message in messages {
+                    match message {
+                        Message::Address(event) => route(&event, hosts, schedule, now, log),
+                        Message::Overrun => schedule.want_all(now),
+                        Message::Error(_) | Message::Other(_) => {}
+                    }
+                }
+            }
+            Err(e) => {
+                log(Level::Debug, &format!("{e}; checking every host"));
+                schedule.want_all(now);
+            }
+        }
+    }
+}
+
+/// Which hosts an address event concerns: those on that interface at
+/// once; those whose address comes from the web or a command after the
+/// settle delay; fixed addresses never.
+fn route(
+    event: &netlink::AddrEvent,
+    hosts: &[Host],
+    schedule: &mut Schedule,
+    now: u64,
+    log: &SharedLog,
+) {
+    if event.address.is_some_and(|a| a.is_loopback()) {
+        return;
+    }
+    let name = event.label.clone().or_else(|| interface_name(event.index));
+    log(
+        Level::Debug,
+        &format!(
+            "address event: {} {}/{} on {}",
+            match event.change {
+                Change::Added => "added",
+                Change::Removed => "removed",
+            },
+            event
+                .address
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "?".into()),
+            event.prefix_len,
+            name.as_deref().unwrap_or("an interface that is gone")
+        ),
+    );
+    for (i, host) in hosts.iter().enumerate() {
+        match &host.config.address {
+            AddressSource::Interface(watched) => {
+                if name.as_deref().is_none_or(|n| concerns(watched, n)) {
+                    schedule.want(i, now);
+                }
+            }
+            AddressSource::Web(_) | AddressSource::Command(_) => {
+                schedule.want(i, now.saturating_add(SETTLE_MS))
+            }
+            AddressSource::Fixed(_) => {}
+        }
+    }
+}
+
+/// Whether an event labelled `label` concerns interface `watched`
+/// (`wan0` also covers its aliases `wan0:1`, …).
+fn concerns(watched: &str, label: &str) -> bool {
+    label == watched
+        || label
+            .strip_prefix(watched)
+            .is_some_and(|rest| rest.starts_with(':'))
+}
+
+/// The name of the interface with this index, if it still exists.
+fn interface_name(index: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has the IF_NAMESIZE bytes if_indextoname may write.
+    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: on success `buf` holds a NUL-terminated name.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::configs;
+    use crate::watch::hosts::build_hosts;
+    use crate::watch::hosts::tests::{base, file};
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    #[test]
+    fn aliases_belong_to_their_interface() {
+        assert!(concerns("wan0", "wan0"));
+        assert!(concerns("wan0", "wan0:1"));
+        assert!(!concerns("wan0", "wan01"));
+        assert!(!concerns("wan0", "wan"));
+    }
+
+    #[test]
+    fn routing_events_to_hosts() {
+        let mut s = base();
+        s.set("interface", "wan0").unwrap();
+        let json = serde_json::json!({"hosts": [
+            {"username": "a.example.com"},
+            {"username": "b.example.com", "interface": "wan1"},
+            {"username": "c.example.com", "ip": "1.2.3.4"},
+            {"username": "d.example.com", "ip_source": "command", "ip_command": "echo 1.2.3.4"},
+        ]});
+        let hosts = build_hosts(configs(&s, Some(&file(&json))).unwrap()).unwrap();
+        let log: SharedLog = Arc::new(|_, _| {});
+        let mut sched = Schedule::new(hosts.len(), 0);
+        for i in 0..hosts.len() {
+            sched.started(i);
+            sched.finished(i, 0, 600_000, None);
+        }
+        let event = netlink::AddrEvent {
+            change: Change::Added,
+            index: 0,
+            prefix_len: 24,
+            scope: 0,
+            label: Some("wan1".into()),
+            address: Some(Ipv4Addr::new(5, 6, 7, 8)),
+        };
+        route(&event, &hosts, &mut sched, 100, &log);
+        assert_eq!(sched.due(100), Some(1));
+        sched.started(1);
+        sched.finished(1, 100, 600_000, None);
+        assert_eq!(sched.due(100), None);
+        assert_eq!(sched.next(), Some(100 + SETTLE_MS));
+        assert_eq!(sched.due(100 + SETTLE_MS), Some(3));
+        // Loopback events concern nobody.
+        let mut sched2 = sched.clone();
+        let lo = netlink::AddrEvent {
+            label: Some("lo".into()),
+            address: Some(Ipv4Addr::LOCALHOST),
+            ..event
+        };
+        route(&lo, &hosts, &mut sched2, 200, &log);
+        assert_eq!(sched2, sched);
+    }
+}
