@@ -1,8 +1,9 @@
 //! Errors, and the exit status every outcome maps to.
 //!
 //! The CLI and the C ABI report the same numbers, so a script or firmware
-//! can tell "fix your configuration" (2) from "try later" (3, 4) and from
-//! "the service said no" (5, 6).
+//! can tell "fix your configuration" (2) from "try later" (3, 4), from
+//! "the service said no" (5, 6) and, in watch mode, from "the system
+//! refused" (1).
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,9 @@ use std::path::PathBuf;
 pub enum Status {
     /// Updated, or nothing to do.
     Ok = 0,
+    /// The system refused something the client needs (signals, netlink,
+    /// threads); nothing was sent.
+    System = 1,
     /// Bad input or configuration; nothing was sent.
     BadInput = 2,
     /// Deferred by the rate guard (or the clock is behind); nothing was sent.
@@ -97,6 +101,14 @@ pub enum Error {
         /// What went wrong.
         what: String,
     },
+    /// The system refused something the client needs (watch mode's
+    /// signals, rtnetlink socket, eventfd or poll); nothing was sent.
+    System {
+        /// What the client was doing, e.g. `watch mode: cannot set up signals`.
+        what: &'static str,
+        /// The system's answer.
+        cause: std::io::Error,
+    },
 }
 
 impl Error {
@@ -106,6 +118,7 @@ impl Error {
             Error::Input(_) | Error::State { .. } => Status::BadInput,
             Error::Detect { .. } => Status::Network,
             Error::LockBusy { .. } => Status::Deferred,
+            Error::System { .. } => Status::System,
         }
     }
 }
@@ -123,6 +136,7 @@ impl fmt::Display for Error {
             Error::Detect { source, what } => {
                 write!(f, "address detection ({source}): {what}")
             }
+            Error::System { what, cause } => write!(f, "{what}: {cause}"),
         }
     }
 }
@@ -132,5 +146,26 @@ impl std::error::Error for Error {}
 impl From<InputError> for Error {
     fn from(e: InputError) -> Error {
         Error::Input(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_errors_have_their_own_status_and_say_what_failed() {
+        let e = Error::System {
+            what: "watch mode: cannot subscribe to rtnetlink address events",
+            cause: std::io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert_eq!(e.status(), Status::System);
+        assert_eq!(e.status().code(), 1);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("watch mode: cannot subscribe to rtnetlink address events: "),
+            "{text}"
+        );
+        assert!(!text.contains("address detection"), "{text}");
     }
 }

@@ -21,6 +21,9 @@
 //! These tests need iproute2 (tests/a_prerequisites.rs checks it) and root:
 //! where network namespaces cannot be made, each says
 //! `skipped: NAME: needs root ...` and returns.
+//!
+//! Two tests need no namespace: watch refusing one account spelt two ways,
+//! and watch reporting a setup the system refused (exit 1).
 
 mod common;
 
@@ -653,4 +656,46 @@ fn hosts_spelt_two_ways_are_one_account() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("hosts[1].username"), "{err}");
     assert!(err.contains("is already hosts[0]"), "{err}");
+}
+
+/// When the system refuses what watch mode needs, it says so, as its own
+/// error with exit 1, not as an address detection failure (exit 4). A
+/// descriptor limit of 4 leaves room for the dynamic loader and the
+/// signalfd (fd 3), so the rtnetlink socket is the call refused.
+#[test]
+fn setup_refused_by_the_system_exits_1() {
+    let dir = TempDir::new("watch-setup-refused");
+    let out = common::run({
+        let mut c = common::cmd();
+        c.args(["watch", "--ip", "1.2.3.4", "--username", "home@example.com"])
+            .arg("--state")
+            .arg(dir.path().join("state.json"))
+            .env("MTGSY_PASSWORD", PASSWORD);
+        // SAFETY: only fcntl(2) and setrlimit(2), async-signal-safe, run
+        // between fork and exec. Descriptors this test process inherited
+        // are closed at exec, so fd 3 is the first free one.
+        unsafe {
+            c.pre_exec(|| {
+                for fd in 3..1024 {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+                let limit = libc::rlimit {
+                    rlim_cur: 4,
+                    rlim_max: 4,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        c
+    });
+    let (code, _, err) = common::texts(&out);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("watch mode: cannot subscribe to rtnetlink address events: "),
+        "{err}"
+    );
+    assert!(!err.contains("address detection"), "{err}");
 }

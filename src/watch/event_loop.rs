@@ -47,14 +47,16 @@ pub fn run(
     load: &mut dyn FnMut() -> Result<Vec<Config>, Error>,
     log: SharedLog,
 ) -> Result<(), Error> {
-    let os = |what: &str, e: io::Error| Error::Detect {
-        source: "watch".into(),
-        what: format!("{what}: {e}"),
-    };
-    let signals = Signals::block_and_open().map_err(|e| os("cannot set up signals", e))?;
-    let socket = netlink::Socket::open()
-        .map_err(|e| os("cannot subscribe to rtnetlink address events", e))?;
-    let wake = Arc::new(EventFd::new().map_err(|e| os("cannot create an eventfd", e))?);
+    let os = |what: &'static str, cause: io::Error| Error::System { what, cause };
+    let signals =
+        Signals::block_and_open().map_err(|e| os("watch mode: cannot set up signals", e))?;
+    let socket = netlink::Socket::open().map_err(|e| {
+        os(
+            "watch mode: cannot subscribe to rtnetlink address events",
+            e,
+        )
+    })?;
+    let wake = Arc::new(EventFd::new().map_err(|e| os("watch mode: cannot create an eventfd", e))?);
     let clock = Clock::new();
     if clock.warp > 1 {
         log(
@@ -143,7 +145,7 @@ pub fn run(
             if e.raw_os_error() == Some(libc::EINTR) {
                 continue;
             }
-            return Err(os("poll failed", e));
+            return Err(os("watch mode: poll failed", e));
         }
         let now = clock.ticks();
 
@@ -174,7 +176,7 @@ pub fn run(
 
         if fds[0].revents != 0 {
             read_events(&socket, &mut buf, &hosts, &mut schedule, now, &log)
-                .map_err(|e| os("reading rtnetlink failed", e))?;
+                .map_err(|e| os("watch mode: reading rtnetlink failed", e))?;
         }
 
         if fds[2].revents != 0 {

@@ -252,4 +252,5 @@ EXIT CODES:
     0 updated or nothing to do    2 bad input or configuration (nothing sent)
     3 deferred by the rate guard  4 network, TLS or server error
     5 rejected by the service     6 blocked by the service
+    1 watch: the system refused signals or netlink (nothing sent)
 ";
