@@ -1,0 +1,705 @@
+//! Unit tests of the rate guard: each rule of [`decide`] and the record
+//! transitions, in memory with times given as numbers, and an exhaustive
+//! check that no sequence of outcomes sends two requests within the floor.
+
+use super::*;
+
+const T0: i64 = 1_800_000_000;
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn want(addr: &str) -> Want {
+    Want {
+        ip: ip(addr),
+        force: false,
+        force_interval: DEFAULT_FORCE_INTERVAL_S,
+        credential: 7,
+        options: 0,
+    }
+}
+
+/// What was sent: `addr` with credential fingerprint `credential`.
+fn sent(addr: &str, credential: u16) -> Want {
+    Want {
+        credential,
+        ..want(addr)
+    }
+}
+
+/// The record after a successful update of `addr` at `at`.
+fn registered(addr: &str, at: i64) -> Record {
+    Record::default()
+        .attempting(ip(addr), at)
+        .concluded(&sent(addr, 7), at, AttemptResult::Updated)
+}
+
+#[test]
+fn first_run_sends() {
+    assert_eq!(
+        decide(&Record::default(), T0, &want("1.2.3.4")),
+        Decision::Send(SendReason::FirstRun)
+    );
+}
+
+#[test]
+fn unchanged_address_is_not_sent() {
+    let rec = registered("1.2.3.4", T0);
+    for dt in [0, 1, 599, 600, 3600, DEFAULT_FORCE_INTERVAL_S - 1] {
+        assert_eq!(
+            decide(&rec, T0 + dt, &want("1.2.3.4")),
+            Decision::Unchanged { since: Some(T0) },
+            "dt={dt}"
+        );
+    }
+}
+
+#[test]
+fn force_interval_refreshes() {
+    let rec = registered("1.2.3.4", T0);
+    assert_eq!(
+        decide(&rec, T0 + DEFAULT_FORCE_INTERVAL_S, &want("1.2.3.4")),
+        Decision::Send(SendReason::Refresh)
+    );
+}
+
+#[test]
+fn force_interval_never_below_a_day() {
+    let rec = registered("1.2.3.4", T0);
+    let mut w = want("1.2.3.4");
+    w.force_interval = 1;
+    assert_eq!(
+        decide(&rec, T0 + UNREQUIRED_HOLD_S - 1, &w),
+        Decision::Unchanged { since: Some(T0) }
+    );
+    assert_eq!(
+        decide(&rec, T0 + UNREQUIRED_HOLD_S, &w),
+        Decision::Send(SendReason::Refresh)
+    );
+}
+
+#[test]
+fn a_failed_refresh_is_not_repeated_within_a_day() {
+    let rec = registered("1.2.3.4", T0);
+    let t = T0 + DEFAULT_FORCE_INTERVAL_S;
+    let failed =
+        rec.attempting(ip("1.2.3.4"), t)
+            .concluded(&want("1.2.3.4"), t, AttemptResult::FailedSent);
+    for dt in [600, 3600, UNREQUIRED_HOLD_S - 1] {
+        assert_eq!(
+            decide(&failed, t + dt, &want("1.2.3.4")),
+            Decision::Unchanged { since: Some(T0) },
+            "dt={dt}"
+        );
+    }
+    assert_eq!(
+        decide(&failed, t + UNREQUIRED_HOLD_S, &want("1.2.3.4")),
+        Decision::Send(SendReason::Refresh)
+    );
+}
+
+#[test]
+fn force_respects_floor_and_once_a_day() {
+    let rec = registered("1.2.3.4", T0);
+    let mut w = want("1.2.3.4");
+    w.force = true;
+    for dt in [0, 599, 600, 3600, UNREQUIRED_HOLD_S - 1] {
+        assert_eq!(
+            decide(&rec, T0 + dt, &w),
+            Decision::Defer {
+                until: T0 + UNREQUIRED_HOLD_S,
+                why: DeferReason::Unrequired
+            },
+            "dt={dt}"
+        );
+    }
+    assert_eq!(
+        decide(&rec, T0 + UNREQUIRED_HOLD_S, &w),
+        Decision::Send(SendReason::Forced)
+    );
+    // A forced send that failed still counts as the day's one.
+    let t = T0 + UNREQUIRED_HOLD_S;
+    let failed = rec
+        .attempting(ip("1.2.3.4"), t)
+        .concluded(&w, t, AttemptResult::FailedSent);
+    assert_eq!(
+        decide(&failed, t + 3600, &w),
+        Decision::Defer {
+            until: t + UNREQUIRED_HOLD_S,
+            why: DeferReason::Unrequired
+        }
+    );
+    // A changed address is not held by it: only the floor.
+    assert_eq!(
+        decide(
+            &rec,
+            T0 + 600,
+            &Want {
+                force: true,
+                ..want("5.6.7.8")
+            }
+        ),
+        Decision::Send(SendReason::Changed {
+            from: ip("1.2.3.4")
+        })
+    );
+}
+
+#[test]
+fn force_sends_an_address_only_seen_in_dns() {
+    // A record seeded from DNS: registered, never sent from here.
+    let rec = Record {
+        registered_ip: Some(ip("1.2.3.4")),
+        registered_at: Some(T0),
+        ..Record::default()
+    };
+    let w = Want {
+        force: true,
+        ..want("1.2.3.4")
+    };
+    assert_eq!(decide(&rec, T0, &w), Decision::Send(SendReason::Forced));
+}
+
+#[test]
+fn changed_options_are_sent_after_the_floor() {
+    let rec = registered("1.2.3.4", T0);
+    let w = Want {
+        options: 99,
+        ..want("1.2.3.4")
+    };
+    assert_eq!(
+        decide(&rec, T0 + 599, &w),
+        Decision::Defer {
+            until: T0 + 600,
+            why: DeferReason::Floor
+        }
+    );
+    assert_eq!(
+        decide(&rec, T0 + 600, &w),
+        Decision::Send(SendReason::OptionsChanged)
+    );
+    let done = rec.concluded(&w, T0 + 600, AttemptResult::Updated);
+    assert_eq!(done.registered_options, Some(99));
+    assert_eq!(
+        decide(&done, T0 + 1200, &w),
+        Decision::Unchanged {
+            since: Some(T0 + 600)
+        }
+    );
+    // A record from before options were stored: they count as the same.
+    let old = Record {
+        registered_options: None,
+        ..rec
+    };
+    assert_eq!(
+        decide(&old, T0 + 600, &w),
+        Decision::Unchanged { since: Some(T0) }
+    );
+}
+
+#[test]
+fn options_fingerprint_sees_every_option() {
+    let base = || crate::request::UpdateFields {
+        username: "u@example.com".into(),
+        password: crate::request::Secret::new("pw"),
+        hb: false,
+        ip: ip("1.2.3.4"),
+        stealth: None,
+        port: None,
+        offline_url: None,
+        offline_text: None,
+        mx: None,
+    };
+    let f0 = options_fingerprint(&base());
+    let mut variants = vec![];
+    let mut v = base();
+    v.hb = true;
+    variants.push(v);
+    let mut v = base();
+    v.stealth = Some(false);
+    variants.push(v);
+    let mut v = base();
+    v.stealth = Some(true);
+    variants.push(v);
+    let mut v = base();
+    v.port = Some(8080);
+    variants.push(v);
+    let mut v = base();
+    v.offline_url = Some("https://example.com/".into());
+    variants.push(v);
+    let mut v = base();
+    v.offline_text = Some(String::new());
+    variants.push(v);
+    let mut v = base();
+    v.mx = Some("mail.example.com.".into());
+    variants.push(v);
+    let mut seen = vec![f0];
+    for v in &variants {
+        let f = options_fingerprint(v);
+        assert!(!seen.contains(&f), "{v:?}");
+        seen.push(f);
+    }
+    // Address, user name and password are not options.
+    let mut v = base();
+    v.ip = ip("5.6.7.8");
+    v.username = "other.example.com".into();
+    v.password = crate::request::Secret::new("other");
+    assert_eq!(options_fingerprint(&v), f0);
+}
+
+#[test]
+fn an_implausible_clock_sends_nothing() {
+    for now in [
+        i64::MIN,
+        -1,
+        0,
+        EARLIEST_TIME - 1,
+        LATEST_TIME + 1,
+        i64::MAX,
+    ] {
+        for rec in [Record::default(), registered("1.2.3.4", T0)] {
+            assert_eq!(
+                decide(&rec, now, &want("5.6.7.8")),
+                Decision::ClockImplausible { now },
+                "{now}"
+            );
+        }
+    }
+}
+
+#[test]
+fn implausible_record_times_count_from_the_fallback() {
+    for bad in [
+        i64::MIN,
+        -5,
+        0,
+        100,
+        EARLIEST_TIME - 1,
+        LATEST_TIME + 1,
+        i64::MAX,
+    ] {
+        let rec = Record {
+            registered_ip: Some(ip("1.2.3.4")),
+            registered_at: Some(bad),
+            last_attempt_at: Some(bad),
+            last_attempt_ip: Some(ip("1.2.3.4")),
+            written_at: Some(bad),
+            retry_not_before: Some(bad),
+            ..Record::default()
+        };
+        let fixed = rec.with_plausible_times(T0).expect("changed");
+        assert_eq!(fixed.last_attempt_at, Some(T0));
+        assert_eq!(fixed.written_at, Some(T0));
+        assert_eq!(
+            decide(&fixed, T0 + 10, &want("5.6.7.8")),
+            Decision::Defer {
+                until: T0 + FLOOR_S,
+                why: DeferReason::Floor
+            },
+            "{bad}"
+        );
+        // Only a registration time was wrong: the floor still holds.
+        let rec = Record {
+            registered_ip: Some(ip("1.2.3.4")),
+            registered_at: Some(bad),
+            ..Record::default()
+        };
+        let fixed = rec.with_plausible_times(T0).expect("changed");
+        assert_eq!(fixed.last_attempt_at, Some(T0));
+    }
+    assert_eq!(registered("1.2.3.4", T0).with_plausible_times(T0 + 5), None);
+}
+
+#[test]
+fn holds_survive_every_outcome() {
+    let mut rec = registered("1.2.3.4", T0);
+    rec.blocked_until = Some(T0 + 50_000);
+    rec.retry_not_before = Some(T0 + 40_000);
+    for r in [
+        AttemptResult::Updated,
+        AttemptResult::Unconfirmed,
+        AttemptResult::Rejected,
+        AttemptResult::Blocked,
+        AttemptResult::FailedSent,
+        AttemptResult::FailedUnsent,
+    ] {
+        let after =
+            rec.attempting(ip("5.6.7.8"), T0 + 1000)
+                .concluded(&want("5.6.7.8"), T0 + 1000, r);
+        assert!(after.blocked_until >= Some(T0 + 50_000), "{r:?}");
+        assert!(after.retry_not_before >= Some(T0 + 40_000), "{r:?}");
+    }
+}
+
+#[test]
+fn key_ignores_case_and_a_trailing_dot() {
+    assert_eq!(key_part("Home.Example.COM."), "home.example.com");
+    assert_eq!(key_part("Alice@Example.com"), "alice@example.com");
+    assert_eq!(
+        credential_fingerprint("WWW.mtgsy.net.", "Alice@Example.com", "pw"),
+        credential_fingerprint("www.mtgsy.net", "alice@example.com", "pw")
+    );
+}
+
+#[test]
+fn changed_address_waits_for_floor() {
+    let rec = registered("1.2.3.4", T0);
+    assert_eq!(
+        decide(&rec, T0 + 599, &want("5.6.7.8")),
+        Decision::Defer {
+            until: T0 + 600,
+            why: DeferReason::Floor
+        }
+    );
+    assert_eq!(
+        decide(&rec, T0 + 600, &want("5.6.7.8")),
+        Decision::Send(SendReason::Changed {
+            from: ip("1.2.3.4")
+        })
+    );
+}
+
+#[test]
+fn pending_attempt_counts_toward_floor_then_retries() {
+    // The run died after recording the attempt.
+    let rec = registered("1.2.3.4", T0).attempting(ip("5.6.7.8"), T0 + 1000);
+    assert_eq!(
+        decide(&rec, T0 + 1001, &want("5.6.7.8")),
+        Decision::Defer {
+            until: T0 + 1600,
+            why: DeferReason::Floor
+        }
+    );
+    // Even the old address must be re-sent: the server may hold the new one.
+    assert_eq!(
+        decide(&rec, T0 + 1001, &want("1.2.3.4")),
+        Decision::Defer {
+            until: T0 + 1600,
+            why: DeferReason::Floor
+        }
+    );
+    assert_eq!(
+        decide(&rec, T0 + 1600, &want("5.6.7.8")),
+        Decision::Send(SendReason::Retry)
+    );
+}
+
+#[test]
+fn doubt_survives_later_unsent_failures_and_rejections() {
+    // Crash while sending 5.6.7.8: the server may hold it.
+    let crashed = registered("1.2.3.4", T0).attempting(ip("5.6.7.8"), T0 + 1000);
+    // Then the network is down for a while, then a rejection.
+    let rec = crashed
+        .concluded(&sent("1.2.3.4", 7), T0 + 1700, AttemptResult::FailedUnsent)
+        .concluded(&sent("9.9.9.9", 7), T0 + 1800, AttemptResult::Rejected);
+    assert_eq!(rec.maybe_registered_ip, Some(ip("5.6.7.8")));
+    // Wanting the old address must still send it: it may not be registered.
+    assert_eq!(
+        decide(&rec, T0 + 2400, &want("1.2.3.4")),
+        Decision::Send(SendReason::Retry)
+    );
+    let done = rec.concluded(&sent("1.2.3.4", 7), T0 + 2400, AttemptResult::Updated);
+    assert_eq!(
+        decide(&done, T0 + 3100, &want("1.2.3.4")),
+        Decision::Unchanged {
+            since: Some(T0 + 2400)
+        }
+    );
+}
+
+#[test]
+fn unsent_failure_backs_off_without_floor() {
+    let before = Record::default();
+    let mut rec = before.concluded(&sent("1.2.3.4", 7), T0, AttemptResult::FailedUnsent);
+    assert_eq!(rec.last_attempt_at, None, "nothing reached the server");
+    assert_eq!(
+        decide(&rec, T0 + 59, &want("1.2.3.4")),
+        Decision::Defer {
+            until: T0 + 60,
+            why: DeferReason::Backoff
+        }
+    );
+    assert_eq!(
+        decide(&rec, T0 + 60, &want("1.2.3.4")),
+        Decision::Send(SendReason::FirstRun)
+    );
+    // Doubling to one hour.
+    let mut now = T0;
+    let mut waits = Vec::new();
+    for _ in 0..9 {
+        now = rec.retry_not_before.unwrap();
+        rec = rec.concluded(&sent("1.2.3.4", 7), now, AttemptResult::FailedUnsent);
+        waits.push(rec.retry_not_before.unwrap() - now);
+    }
+    assert_eq!(waits, [120, 240, 480, 960, 1920, 3600, 3600, 3600, 3600]);
+    // Success clears the backoff.
+    let ok = rec.concluded(&sent("1.2.3.4", 7), now + 3600, AttemptResult::Updated);
+    assert_eq!((ok.failures, ok.retry_not_before), (0, None));
+}
+
+#[test]
+fn sent_failure_counts_floor_and_backoff() {
+    let rec = Record::default().concluded(&sent("1.2.3.4", 7), T0, AttemptResult::FailedSent);
+    assert_eq!(
+        decide(&rec, T0 + 60, &want("1.2.3.4")),
+        Decision::Defer {
+            until: T0 + 600,
+            why: DeferReason::Floor
+        }
+    );
+    assert_eq!(
+        decide(&rec, T0 + 600, &want("1.2.3.4")),
+        Decision::Send(SendReason::Retry)
+    );
+}
+
+#[test]
+fn rejected_holds_same_address_and_credentials() {
+    let rec = registered("1.2.3.4", T0).concluded(
+        &sent("5.6.7.8", 7),
+        T0 + 1000,
+        AttemptResult::Rejected,
+    );
+    let hold_end = T0 + 1000 + REJECT_HOLD_S;
+    assert_eq!(
+        decide(&rec, T0 + 5000, &want("5.6.7.8")),
+        Decision::Defer {
+            until: hold_end,
+            why: DeferReason::Rejected
+        }
+    );
+    let mut forced = want("5.6.7.8");
+    forced.force = true;
+    assert_eq!(
+        decide(&rec, T0 + 5000, &forced),
+        Decision::Defer {
+            until: hold_end,
+            why: DeferReason::Rejected
+        }
+    );
+    assert_eq!(
+        decide(&rec, hold_end, &want("5.6.7.8")),
+        Decision::Send(SendReason::Changed {
+            from: ip("1.2.3.4")
+        })
+    );
+    // A new password may retry after the floor.
+    let mut new_pass = want("5.6.7.8");
+    new_pass.credential = 8;
+    assert_eq!(
+        decide(&rec, T0 + 1599, &new_pass),
+        Decision::Defer {
+            until: T0 + 1600,
+            why: DeferReason::Floor
+        }
+    );
+    assert_eq!(
+        decide(&rec, T0 + 1600, &new_pass),
+        Decision::Send(SendReason::Changed {
+            from: ip("1.2.3.4")
+        })
+    );
+    // So may a new address.
+    assert_eq!(
+        decide(&rec, T0 + 1600, &want("9.9.9.9")),
+        Decision::Send(SendReason::Changed {
+            from: ip("1.2.3.4")
+        })
+    );
+    // The registered address is still registered.
+    assert_eq!(
+        decide(&rec, T0 + 1600, &want("1.2.3.4")),
+        Decision::Unchanged { since: Some(T0) }
+    );
+}
+
+#[test]
+fn blocked_holds_everything_for_a_day() {
+    let rec =
+        registered("1.2.3.4", T0).concluded(&sent("5.6.7.8", 7), T0 + 1000, AttemptResult::Blocked);
+    let until = T0 + 1000 + BLOCK_HOLD_S;
+    for w in [
+        want("5.6.7.8"),
+        want("1.2.3.4"),
+        Want {
+            force: true,
+            credential: 9,
+            ..want("9.9.9.9")
+        },
+    ] {
+        assert_eq!(decide(&rec, T0 + 2000, &w), Decision::Blocked { until });
+        assert_eq!(decide(&rec, until - 1, &w), Decision::Blocked { until });
+    }
+    assert_eq!(
+        decide(&rec, until, &want("5.6.7.8")),
+        Decision::Send(SendReason::Changed {
+            from: ip("1.2.3.4")
+        })
+    );
+}
+
+#[test]
+fn clock_behind_sends_nothing() {
+    let rec = registered("1.2.3.4", T0);
+    assert_eq!(
+        decide(&rec, T0 - 1, &want("5.6.7.8")),
+        Decision::ClockBehind { state_time: T0 }
+    );
+    assert_eq!(
+        decide(&rec, EARLIEST_TIME, &want("1.2.3.4")),
+        Decision::ClockBehind { state_time: T0 }
+    );
+    let mut forced = want("1.2.3.4");
+    forced.force = true;
+    assert_eq!(
+        decide(&rec, T0 - 86400, &forced),
+        Decision::ClockBehind { state_time: T0 }
+    );
+}
+
+#[test]
+fn unconfirmed_counts_as_registered() {
+    let rec = Record::default().concluded(&sent("1.2.3.4", 7), T0, AttemptResult::Unconfirmed);
+    assert_eq!(
+        decide(&rec, T0 + 700, &want("1.2.3.4")),
+        Decision::Unchanged { since: Some(T0) }
+    );
+}
+
+#[test]
+fn holds_pick_the_latest_end() {
+    let mut rec = registered("1.2.3.4", T0);
+    rec.retry_not_before = Some(T0 + 3000);
+    assert_eq!(
+        decide(&rec, T0 + 10, &want("5.6.7.8")),
+        Decision::Defer {
+            until: T0 + 3000,
+            why: DeferReason::Backoff
+        }
+    );
+    assert_eq!(rec.next_allowed(T0 + 10), Some(T0 + 3000));
+    assert_eq!(rec.next_allowed(T0 + 3000), None);
+}
+
+#[test]
+fn exhaustive_floor_over_sequences() {
+    // Every sequence of four runs (address, force, result) over a grid of
+    // times: two sends are never closer than the floor when the
+    // earlier one may have reached the server.
+    let results = [
+        AttemptResult::Updated,
+        AttemptResult::Unconfirmed,
+        AttemptResult::Rejected,
+        AttemptResult::Blocked,
+        AttemptResult::FailedSent,
+        AttemptResult::FailedUnsent,
+        AttemptResult::Pending,
+    ];
+    let addrs = [ip("1.2.3.4"), ip("5.6.7.8")];
+    let steps = [0i64, 59, 60, 300, 599, 600, 3600];
+    let mut cases = 0;
+    let mut pushed = 0;
+    // (record, time, sends that may have reached the server)
+    let mut stack = vec![(Record::default(), T0, Vec::<(i64, Ipv4Addr)>::new())];
+    while let Some((rec, now, reached)) = stack.pop() {
+        if now > T0 + 4 * 3600 {
+            continue;
+        }
+        for &dt in &steps {
+            let t = now + dt;
+            for &a in &addrs {
+                for force in [false, true] {
+                    let w = Want {
+                        ip: a,
+                        force,
+                        force_interval: MIN_FORCE_INTERVAL_S,
+                        credential: 1,
+                        options: 0,
+                    };
+                    cases += 1;
+                    if let Decision::Send(reason) = decide(&rec, t, &w) {
+                        if let Some(&(prev, _)) = reached.last() {
+                            assert!(t - prev >= FLOOR_S, "send at {t} after {prev}");
+                        }
+                        // An update that changes nothing: never within a
+                        // day of another send of that address.
+                        if matches!(reason, SendReason::Forced | SendReason::Refresh) {
+                            assert!(
+                                !reached
+                                    .iter()
+                                    .any(|&(p, ip)| ip == a && t - p < UNREQUIRED_HOLD_S),
+                                "{reason:?} at {t} after {reached:?}"
+                            );
+                        }
+                        if pushed < 20_000 {
+                            for &r in &results {
+                                let next = if r == AttemptResult::Pending {
+                                    rec.attempting(a, t)
+                                } else {
+                                    rec.concluded(&w, t, r)
+                                };
+                                let mut reached = reached.clone();
+                                if r != AttemptResult::FailedUnsent {
+                                    reached.push((t, a));
+                                }
+                                stack.push((next, t, reached));
+                                pushed += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 10_000, "{cases}");
+}
+
+#[test]
+fn fingerprint_tells_passwords_apart() {
+    let a = credential_fingerprint("www.mtgsy.net", "u@example.com", "one");
+    assert_eq!(
+        a,
+        credential_fingerprint("www.mtgsy.net", "u@example.com", "one")
+    );
+    assert_ne!(
+        a,
+        credential_fingerprint("www.mtgsy.net", "u@example.com", "two")
+    );
+}
+
+#[test]
+fn blank_is_the_default_record_only() {
+    assert!(Record::default().is_blank());
+    assert!(!registered("1.2.3.4", T0).is_blank());
+    let one_field = [
+        Record {
+            failures: 1,
+            ..Record::default()
+        },
+        Record {
+            last_reply: Some(String::new()),
+            ..Record::default()
+        },
+        Record {
+            maybe_registered_ip: Some(ip("1.2.3.4")),
+            ..Record::default()
+        },
+        Record {
+            registered_options: Some(0),
+            ..Record::default()
+        },
+    ];
+    for rec in one_field {
+        assert_eq!(rec.is_blank(), rec == Record::default());
+        assert!(!rec.is_blank(), "{rec:?}");
+    }
+}
+
+#[test]
+fn backoff_steps() {
+    assert_eq!(
+        [1, 2, 3, 6, 7, 100, u32::MAX].map(backoff),
+        [60, 120, 240, 1920, 3600, 3600, 3600]
+    );
+}
