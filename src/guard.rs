@@ -23,6 +23,13 @@
 //!
 //! All time arithmetic saturates, and every doubt is settled on the side
 //! that holds a request back.
+//!
+//! Which record a run uses and whether credentials or options changed are
+//! told by the key and fingerprints in `guard/fingerprint.rs`; the tests
+//! are in `guard/tests.rs`. This file stays whole (about 500 lines) because
+//! it is one thing: the record's fields, the rules that read them in
+//! [`decide`] and the transitions that write them, each rule next to the
+//! fields it uses.
 
 #![forbid(unsafe_code)]
 
@@ -30,7 +37,9 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::UpdateFields;
+mod fingerprint;
+
+pub use fingerprint::{credential_fingerprint, key_part, options_fingerprint, same_key};
 
 /// Minimum seconds between two requests for the same server and user.
 pub const FLOOR_S: i64 = 600;
@@ -511,87 +520,6 @@ impl Record {
         }
         changed.then_some(rec)
     }
-}
-
-/// The guard key for a server host name or a user name: letter case and a
-/// trailing dot do not make another account or host.
-pub fn key_part(name: &str) -> String {
-    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
-}
-
-/// Whether two names are one guard key (see [`key_part`]), without
-/// allocating.
-pub fn same_key(a: &str, b: &str) -> bool {
-    a.strip_suffix('.')
-        .unwrap_or(a)
-        .eq_ignore_ascii_case(b.strip_suffix('.').unwrap_or(b))
-}
-
-/// A 16-bit fingerprint of the credentials, so a changed password may retry
-/// after a rejection. Sixteen bits tell a change apart, yet say next to
-/// nothing about the password itself (FNV-1a, stable across releases).
-pub fn credential_fingerprint(server_host: &str, username: &str, password: &str) -> u16 {
-    let (host, user) = (key_part(server_host), key_part(username));
-    let hash = fnv1a(&[
-        b"mtgsy-ddns",
-        host.as_bytes(),
-        user.as_bytes(),
-        password.as_bytes(),
-    ]);
-    (hash ^ (hash >> 16) ^ (hash >> 32) ^ (hash >> 48)) as u16
-}
-
-/// A 32-bit fingerprint of the request options that a registration carries
-/// besides the address: `hb`, `stealth`, `port`, `offline_url`,
-/// `offline_text`, `mx`. Not the user name or password; stable across
-/// releases (FNV-1a), so a change of any option is told apart.
-pub fn options_fingerprint(fields: &UpdateFields) -> u32 {
-    let flag = |b: Option<bool>| -> &'static [u8] {
-        match b {
-            None => b"-",
-            Some(true) => b"1",
-            Some(false) => b"0",
-        }
-    };
-    // An unset option and a set one never hash alike: a set one starts
-    // with '=' (and a 0 byte ends every part).
-    let port = fields.port.map_or([0; 3], |p| {
-        let [hi, lo] = p.to_be_bytes();
-        [b'=', hi, lo]
-    });
-    fn text(s: &Option<String>) -> [&[u8]; 2] {
-        match s {
-            None => [b"-", b""],
-            Some(s) => [b"=", s.as_bytes()],
-        }
-    }
-    let [url_tag, url] = text(&fields.offline_url);
-    let [text_tag, offline_text] = text(&fields.offline_text);
-    let [mx_tag, mx] = text(&fields.mx);
-    let hash = fnv1a(&[
-        b"options-v1",
-        flag(Some(fields.hb)),
-        flag(fields.stealth),
-        &port,
-        url_tag,
-        url,
-        text_tag,
-        offline_text,
-        mx_tag,
-        mx,
-    ]);
-    (hash ^ (hash >> 32)) as u32
-}
-
-fn fnv1a(parts: &[&[u8]]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in part.iter().chain(&[0u8]) {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    hash
 }
 
 #[cfg(test)]

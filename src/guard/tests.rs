@@ -1,6 +1,8 @@
 //! Unit tests of the rate guard: each rule of [`decide`] and the record
 //! transitions, in memory with times given as numbers, and an exhaustive
 //! check that no sequence of outcomes sends two requests within the floor.
+//! Long because the guard has many rules and each has its own test; they
+//! share the helpers at the top.
 
 use super::*;
 
@@ -199,56 +201,6 @@ fn changed_options_are_sent_after_the_floor() {
 }
 
 #[test]
-fn options_fingerprint_sees_every_option() {
-    let base = || crate::request::UpdateFields {
-        username: "u@example.com".into(),
-        password: crate::request::Secret::new("pw"),
-        hb: false,
-        ip: ip("1.2.3.4"),
-        stealth: None,
-        port: None,
-        offline_url: None,
-        offline_text: None,
-        mx: None,
-    };
-    let f0 = options_fingerprint(&base());
-    let mut variants = vec![];
-    let mut v = base();
-    v.hb = true;
-    variants.push(v);
-    let mut v = base();
-    v.stealth = Some(false);
-    variants.push(v);
-    let mut v = base();
-    v.stealth = Some(true);
-    variants.push(v);
-    let mut v = base();
-    v.port = Some(8080);
-    variants.push(v);
-    let mut v = base();
-    v.offline_url = Some("https://example.com/".into());
-    variants.push(v);
-    let mut v = base();
-    v.offline_text = Some(String::new());
-    variants.push(v);
-    let mut v = base();
-    v.mx = Some("mail.example.com.".into());
-    variants.push(v);
-    let mut seen = vec![f0];
-    for v in &variants {
-        let f = options_fingerprint(v);
-        assert!(!seen.contains(&f), "{v:?}");
-        seen.push(f);
-    }
-    // Address, user name and password are not options.
-    let mut v = base();
-    v.ip = ip("5.6.7.8");
-    v.username = "other.example.com".into();
-    v.password = crate::request::Secret::new("other");
-    assert_eq!(options_fingerprint(&v), f0);
-}
-
-#[test]
 fn an_implausible_clock_sends_nothing() {
     for now in [
         i64::MIN,
@@ -330,16 +282,6 @@ fn holds_survive_every_outcome() {
         assert!(after.blocked_until >= Some(T0 + 50_000), "{r:?}");
         assert!(after.retry_not_before >= Some(T0 + 40_000), "{r:?}");
     }
-}
-
-#[test]
-fn key_ignores_case_and_a_trailing_dot() {
-    assert_eq!(key_part("Home.Example.COM."), "home.example.com");
-    assert_eq!(key_part("Alice@Example.com"), "alice@example.com");
-    assert_eq!(
-        credential_fingerprint("WWW.mtgsy.net.", "Alice@Example.com", "pw"),
-        credential_fingerprint("www.mtgsy.net", "alice@example.com", "pw")
-    );
 }
 
 #[test]
@@ -653,19 +595,6 @@ fn exhaustive_floor_over_sequences() {
         }
     }
     assert!(cases > 10_000, "{cases}");
-}
-
-#[test]
-fn fingerprint_tells_passwords_apart() {
-    let a = credential_fingerprint("www.mtgsy.net", "u@example.com", "one");
-    assert_eq!(
-        a,
-        credential_fingerprint("www.mtgsy.net", "u@example.com", "one")
-    );
-    assert_ne!(
-        a,
-        credential_fingerprint("www.mtgsy.net", "u@example.com", "two")
-    );
 }
 
 #[test]
