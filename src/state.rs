@@ -3,7 +3,10 @@
 //! One JSON file holds a [`Record`] per (server host, user name). A
 //! [`Store`] holds an exclusive `flock` on a lock file beside it (`PATH.lock`,
 //! never replaced) for the whole check–send–record cycle, so concurrent runs
-//! queue up instead of racing. Writes are atomic: a temporary file in the
+//! queue up instead of racing; a run waits for it only so long, then gives
+//! up with [`Error::LockBusy`]. [`read_entries`] reads without the exclusive
+//! lock, for `status`. [`default_path`] is the file used when none is
+//! named (another one on OpenWrt). Writes are atomic: a temporary file in the
 //! same directory, created 0600, written, `fsync`ed and renamed over the old
 //! one, then the directory is `fsync`ed.
 //!
