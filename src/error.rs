@@ -16,8 +16,8 @@ use std::path::PathBuf;
 pub enum Status {
     /// Updated, or nothing to do.
     Ok = 0,
-    /// The system refused something the client needs (signals, netlink,
-    /// threads); nothing was sent.
+    /// The system refused something the client needs (watch mode's
+    /// signals, rtnetlink socket, eventfd or poll); nothing was sent.
     System = 1,
     /// Bad input or configuration; nothing was sent.
     BadInput = 2,
