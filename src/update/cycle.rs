@@ -14,7 +14,8 @@
 //! one request, and the pending attempt on disk makes a crash mid-request
 //! still count toward the floor.
 
-use std::net::{Ipv4Addr, ToSocketAddrs};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -324,35 +325,36 @@ fn seed_record(
 /// thread given up after `timeout` (the resolver itself has no deadline).
 fn resolve_v4(name: &str, timeout: Duration) -> Result<Vec<Ipv4Addr>, String> {
     let name = name.to_string();
-    within(timeout, move || {
+    let found = within(timeout, move || {
         (name.as_str(), 0)
             .to_socket_addrs()
-            .map_err(|e| e.to_string())
-            .map(|addrs| {
-                addrs
-                    .filter_map(|a| match a.ip() {
-                        std::net::IpAddr::V4(v4) => Some(v4),
-                        std::net::IpAddr::V6(_) => None,
-                    })
-                    .collect()
-            })
-    })
+            .map(|addrs| addrs.collect())
+    })?;
+    Ok(found
+        .into_iter()
+        .filter_map(|a| match a.ip() {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
+        .collect())
 }
 
 /// Runs `lookup` on a [`crate::worker`] thread and waits at most
 /// `timeout` for its answer. A lookup given up on is left to end on its
-/// own (its thread is detached).
+/// own (its thread is detached). (The answer has the type the transport's
+/// resolver uses, so both share one worker's code.)
 fn within(
     timeout: Duration,
-    lookup: impl FnOnce() -> Result<Vec<Ipv4Addr>, String> + Send + 'static,
-) -> Result<Vec<Ipv4Addr>, String> {
+    lookup: impl FnOnce() -> io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> Result<Vec<SocketAddr>, String> {
     let worker = crate::worker::spawn(lookup).map_err(|e| e.to_string())?;
     if !worker.wait_timeout(timeout) {
         return Err(format!("no answer within {} s", timeout.as_secs()));
     }
-    worker
-        .join()
-        .unwrap_or_else(|| Err("the lookup failed".into()))
+    match worker.join() {
+        Some(found) => found.map_err(|e| e.to_string()),
+        None => Err("the lookup failed".into()),
+    }
 }
 
 #[cfg(test)]
@@ -397,12 +399,16 @@ mod tests {
         let started = Instant::now();
         let answer = within(Duration::from_millis(200), || {
             std::thread::sleep(Duration::from_secs(3));
-            Ok(vec![Ipv4Addr::new(192, 0, 2, 1)])
+            Ok(vec![SocketAddr::from(([192, 0, 2, 1], 0))])
         });
         assert!(answer.is_err_and(|e| e.contains("no answer")));
         assert!(started.elapsed() < Duration::from_secs(2), "waited for it");
-        let quick = within(Duration::from_secs(5), || Ok(vec![Ipv4Addr::LOCALHOST]));
-        assert_eq!(quick, Ok(vec![Ipv4Addr::LOCALHOST]));
+        let here = SocketAddr::from(([127, 0, 0, 1], 0));
+        let quick = within(Duration::from_secs(5), move || Ok(vec![here]));
+        assert_eq!(quick, Ok(vec![here]));
+        // The real resolver, on a name every system knows.
+        let local = resolve_v4("localhost", Duration::from_secs(5));
+        assert!(local.is_ok_and(|found| found.contains(&Ipv4Addr::LOCALHOST)));
     }
 
     /// A config for `lookup_host` = `name`, with its state in `dir`.
