@@ -416,7 +416,9 @@ const char *mtgsy_last_error(const struct mtgsy *h);
  * non-zero code `mtgsy_last_error` says why. Only `MTGSY_OK` means send.
  *
  * Waits while another run holds the state file lock, at most the
- * `timeout` setting plus 10 s (then `MTGSY_DEFERRED`).
+ * `timeout` setting plus 10 s (then `MTGSY_DEFERRED`). With `lookup_host`
+ * set and nothing recorded yet, the name is looked up first, before the
+ * lock is taken, for at most the `timeout` setting.
  *
  * # Safety
  * `h` is NULL or a live handle not in use by another thread; `ip` is NULL

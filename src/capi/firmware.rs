@@ -2,28 +2,25 @@
 //! `mtgsy_guard_check` before sending, `mtgsy_guard_record` after, and
 //! `mtgsy_classify` to read the reply as the library would.
 //!
-//! Check and record keep the CLI's guarantees because they do the same
-//! steps on the same state file, split where the CLI sends: check takes the
-//! lock, decides, and on "send" writes the attempt as pending before it
-//! returns; record takes the lock again and stores the outcome. A pending
-//! attempt counts toward the 10-minute floor, so between the two calls
-//! every other check (any handle, any process) is deferred, and if the
-//! firmware dies before recording, the attempt still counts.
+//! Only the C conversion lives here (arguments, codes, out-params); the
+//! guard's work is the CLI's own cycle, split where the CLI sends: check
+//! is [`update::begin`] (lock, decide, and on "send" write the attempt as
+//! pending) then [`update::Permit::park`] (release the lock, keep the
+//! permit on the handle); record is [`update::resume`] (lock again) then
+//! [`update::Permit::conclude`]. A pending attempt counts toward the
+//! 10-minute floor, so between the two calls every other check (any
+//! handle, any process) is deferred, and if the firmware dies before
+//! recording, the attempt still counts.
 
 use std::ffi::{c_char, c_int};
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 
-use super::{
-    emit, mtgsy, text, with_handle, Fail, MTGSY_BAD_INPUT, MTGSY_BLOCKED, MTGSY_DEFERRED,
-    MTGSY_NULL_ARGUMENT, MTGSY_OK, MTGSY_UNCHANGED,
-};
+use super::{emit, mtgsy, text, with_handle, Fail, MTGSY_BAD_INPUT, MTGSY_NULL_ARGUMENT, MTGSY_OK};
 use crate::config::Config;
-use crate::guard::{self, AttemptResult, Decision, Record};
+use crate::guard::AttemptResult;
 use crate::reply::{self, Verdict};
-use crate::state::Store;
 use crate::transport::MAX_BODY;
-use crate::update::{self, clock_since, lock_wait, Level};
+use crate::update::{self, Begun, Clock, Level};
 
 /// `mtgsy_guard_record`: the service confirmed the update.
 pub const MTGSY_ATTEMPT_UPDATED: c_int = 1;
@@ -41,17 +38,6 @@ pub const MTGSY_ATTEMPT_FAILED_SENT: c_int = 5;
 /// `mtgsy_guard_record`: a failure before anything reached the server
 /// (DNS, connection refused, TLS handshake).
 pub const MTGSY_ATTEMPT_FAILED_UNSENT: c_int = 6;
-
-/// What a check that said "send" wrote, so the record that follows can
-/// conclude from the record as it was before the attempt, as the CLI does.
-pub(super) struct Pending {
-    state: PathBuf,
-    server: String,
-    username: String,
-    ip: Ipv4Addr,
-    before: Record,
-    written: Record,
-}
 
 fn attempt_result(code: c_int) -> Option<AttemptResult> {
     Some(match code {
@@ -119,7 +105,9 @@ fn clock(now: i64) -> Result<i64, Fail> {
 /// non-zero code `mtgsy_last_error` says why. Only `MTGSY_OK` means send.
 ///
 /// Waits while another run holds the state file lock, at most the
-/// `timeout` setting plus 10 s (then `MTGSY_DEFERRED`).
+/// `timeout` setting plus 10 s (then `MTGSY_DEFERRED`). With `lookup_host`
+/// set and nothing recorded yet, the name is looked up first, before the
+/// lock is taken, for at most the `timeout` setting.
 ///
 /// # Safety
 /// `h` is NULL or a live handle not in use by another thread; `ip` is NULL
@@ -153,52 +141,26 @@ fn check(h: &mut mtgsy, ip: &str, force: bool, now: i64, wait: &mut i64) -> Resu
     fields
         .validate(config.allow_private)
         .map_err(|e| Fail::input(&e))?;
-    let started = std::time::Instant::now();
-    let now = clock(now)?;
+    let clock = Clock::starting_at(clock(now)?);
     let sink = h.log;
     let secret = config.password.clone();
     let mut log = |level: Level, msg: &str| emit(sink, level, &secret.mask(msg));
     let want = update::want(&config, &fields, force);
-    let mut store = Store::open_locked(&config.state_path, now, lock_wait(&config))
-        .map_err(|e| Fail::error(&e))?;
-    for warning in store.warnings() {
-        log(Level::Warn, warning);
+    match update::begin(&config, &want, clock, &mut log).map_err(|e| Fail::error(&e))? {
+        Begun::Send { permit, .. } => {
+            log(
+                Level::Debug,
+                &format!("guard: send {ip} now; the attempt is recorded as pending"),
+            );
+            h.pending = Some(permit.park());
+            Ok(())
+        }
+        Begun::Held(held) => {
+            *wait = held.retry_after_s.unwrap_or(0).max(0);
+            log(Level::Info, &held.message);
+            Err(Fail::new(held.outcome.guard_check_code(), held.message))
+        }
     }
-    // The attempt's time is read after the wait for the lock, as in
-    // `mtgsy_update`.
-    let now = clock_since(now, started);
-    let host = config.server.host();
-    let mut record = store.get(host, &config.username);
-    update::seed_empty_record(&config, ip, now, &mut record, &mut log);
-    let decision = guard::decide(&record, now, &want);
-    if let Decision::Send(_) = decision {
-        let written = record.attempting(ip, now);
-        store
-            .put(host, &config.username, written.clone())
-            .map_err(|e| Fail::error(&e))?;
-        log(
-            Level::Debug,
-            &format!("guard: send {ip} now; the attempt is recorded as pending"),
-        );
-        h.pending = Some(Pending {
-            state: config.state_path.clone(),
-            server: host.to_string(),
-            username: config.username.clone(),
-            ip,
-            before: record,
-            written,
-        });
-        return Ok(());
-    }
-    let held = update::held(decision, ip, now, &record);
-    *wait = held.retry_after_s.unwrap_or(0).max(0);
-    log(Level::Info, &held.message);
-    let code = match decision {
-        Decision::Unchanged { .. } => MTGSY_UNCHANGED,
-        Decision::Blocked { .. } => MTGSY_BLOCKED,
-        _ => MTGSY_DEFERRED,
-    };
-    Err(Fail::new(code, held.message))
 }
 
 /// Records how the request allowed by `mtgsy_guard_check` ended, for the
@@ -248,35 +210,14 @@ fn record(h: &mut mtgsy, ip: &str, outcome: c_int, now: i64) -> Result<(), Fail>
         )
     })?;
     let (config, ip) = config_for(h, ip)?;
-    let started = std::time::Instant::now();
-    let now = clock(now)?;
-    let pending = h.pending.take();
-    let mut store = Store::open_locked(&config.state_path, now, lock_wait(&config))
-        .map_err(|e| Fail::error(&e))?;
-    let now = clock_since(now, started);
-    let host = config.server.host();
-    let current = store.get(host, &config.username);
-    // Conclude from the record before the attempt only if nothing but our
-    // own pending attempt was written since.
-    let before = match pending {
-        Some(p)
-            if p.state == config.state_path
-                && p.server == host
-                && p.username == config.username
-                && p.ip == ip
-                && p.written == current =>
-        {
-            p.before
-        }
-        _ => current,
-    };
-    let concluded = before.concluded(
-        &update::want(&config, &config.fields(ip), false),
-        now,
-        result,
-    );
-    store
-        .put(host, &config.username, concluded)
+    let clock = Clock::starting_at(clock(now)?);
+    let want = update::want(&config, &config.fields(ip), false);
+    let permit =
+        update::resume(h.pending.take(), &config, want, clock).map_err(|e| Fail::error(&e))?;
+    // The firmware read the reply itself: no HTTP status or text is known.
+    permit
+        .conclude(result, None, None)
+        .stored
         .map_err(|e| Fail::error(&e))?;
     emit(
         h.log,

@@ -122,7 +122,7 @@ pub struct mtgsy {
     dry_run: bool,
     error: CString,
     log: Option<LogSink>,
-    pending: Option<firmware::Pending>,
+    pending: Option<update::Parked>,
 }
 
 /// A log callback: `level` is one of the `MTGSY_LOG_*` values (syslog
@@ -523,7 +523,7 @@ fn update_inner(h: &mut mtgsy, force: bool, result: &mut mtgsy_result) -> Result
     });
     match run {
         Ok(o) => {
-            text::copy_into(&mut result.outcome, o.outcome);
+            text::copy_into(&mut result.outcome, o.outcome.word());
             if let Some(ip) = o.ip {
                 text::copy_into(&mut result.ip, &ip.to_string());
             }
@@ -532,14 +532,9 @@ fn update_inner(h: &mut mtgsy, force: bool, result: &mut mtgsy_result) -> Result
             result.sent = c_int::from(o.sent);
             text::copy_into(&mut result.reply, o.reply.as_deref().unwrap_or(""));
             text::copy_into(&mut result.message, &o.message);
-            // The same levels as the CLI gives its outcome line.
-            let level = match o.status {
-                Status::Ok | Status::Deferred => Level::Info,
-                Status::Blocked => Level::Error,
-                _ => Level::Warn,
-            };
-            emit(sink, level, &o.message);
-            match o.status {
+            // The same level as the CLI gives its outcome line.
+            emit(sink, o.outcome.level(), &o.message);
+            match o.status() {
                 Status::Ok => Ok(()),
                 status => Err(Fail::new(status.code(), o.message)),
             }
@@ -547,7 +542,7 @@ fn update_inner(h: &mut mtgsy, force: bool, result: &mut mtgsy_result) -> Result
         Err(e) => {
             // The same words as the CLI's JSON.
             let outcome = update::Outcome::from_error(&e).outcome;
-            text::copy_into(&mut result.outcome, outcome);
+            text::copy_into(&mut result.outcome, outcome.word());
             text::copy_into(&mut result.message, &e.to_string());
             emit(sink, Level::Error, &e.to_string());
             Err(Fail::error(&e))

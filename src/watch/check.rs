@@ -24,12 +24,7 @@ pub(super) fn report(host: &Host, result: &Result<Outcome, Error>, log: &SharedL
     let interval = host.config.check_interval.as_secs() as i64;
     match result {
         Ok(o) => {
-            let level = match o.outcome {
-                "unchanged" => Level::Debug,
-                "failed" | "rejected" => Level::Warn,
-                "blocked" => Level::Error,
-                _ => Level::Info,
-            };
+            let level = o.outcome.watch_level();
             let next = match o.retry_after_s {
                 Some(r) if r < interval => format!("; retry timer set for {r} s from now"),
                 Some(_) => "; the safety-net check will look again".to_string(),

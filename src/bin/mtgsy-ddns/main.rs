@@ -84,7 +84,7 @@ fn run_update(cli: &Cli) -> i32 {
     match result {
         Ok(outcome) => {
             printer.outcome(&outcome, cli.json);
-            outcome.status.code()
+            outcome.status().code()
         }
         Err(e) => {
             printer.failure(&e, cli.json);

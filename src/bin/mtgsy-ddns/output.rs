@@ -6,7 +6,7 @@ use std::path::Path;
 use mtgsy_ddns::guard::Record;
 use mtgsy_ddns::state::Entry;
 use mtgsy_ddns::update::{Level, Outcome};
-use mtgsy_ddns::{Error, Status};
+use mtgsy_ddns::Error;
 use serde::Serialize;
 
 use crate::syslog::{Severity, Syslog};
@@ -75,11 +75,7 @@ impl Printer {
     /// The result of an update run: on stdout (text or JSON); problems also
     /// on stderr; everything to syslog when asked.
     pub fn outcome(&mut self, outcome: &Outcome, json: bool) {
-        let level = match outcome.status {
-            Status::Ok | Status::Deferred => Level::Info,
-            Status::Blocked => Level::Error,
-            _ => Level::Warn,
-        };
+        let level = outcome.outcome.level();
         if json {
             self.print_json(outcome);
         } else if level == Level::Info {

@@ -1,0 +1,514 @@
+//! The guarded part of an update cycle, in phases that are types:
+//!
+//! 1. [`begin`]: look up `lookup_host` if the record is blank (before the
+//!    lock, with a deadline), take the state lock (bounded wait), read and
+//!    time the record, ask the guard; on "send", write the attempt as
+//!    pending and hand back a [`Permit`]; otherwise the held [`Outcome`].
+//! 2. The caller sends the request (the CLI and watch mode through a
+//!    transport; firmware by itself, after [`Permit::park`] released the
+//!    lock, then [`resume`] to take it again).
+//! 3. [`Permit::conclude`]: store what the attempt ended with, timed by a
+//!    clock read after the reply.
+//!
+//! A permit holds the state lock (unless parked), so concurrent runs send
+//! one request, and the pending attempt on disk makes a crash mid-request
+//! still count toward the floor.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::outcome::{self, Outcome};
+use super::{lock_wait, Level, Log};
+use crate::config::Config;
+use crate::error::Error;
+use crate::guard::{self, AttemptResult, Decision, Record, SendReason, Want};
+use crate::state::{self, Store};
+
+/// A reading of the clock and the moment it was taken, so later phases
+/// can tell the time without reading the system clock again.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    now: i64,
+    started: Instant,
+}
+
+impl Clock {
+    /// The clock read as `now` (Unix seconds) at this moment.
+    pub fn starting_at(now: i64) -> Clock {
+        Clock {
+            now,
+            started: Instant::now(),
+        }
+    }
+
+    /// The reading plus the whole seconds elapsed since (never more than
+    /// have passed).
+    pub fn now(&self) -> i64 {
+        let elapsed = i64::try_from(self.started.elapsed().as_secs()).unwrap_or(i64::MAX);
+        self.now.saturating_add(elapsed)
+    }
+}
+
+/// What [`begin`] found.
+// Made once per run and moved once: boxing the permit would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Begun {
+    /// The guard holds the request back; nothing was written.
+    Held(Outcome),
+    /// Send exactly one request now, then conclude the permit.
+    Send {
+        /// The attempt, written as pending; the state lock is held.
+        permit: Permit,
+        /// Why the guard lets it go.
+        reason: SendReason,
+    },
+}
+
+/// Leave to send one request: the attempt is on disk as pending and, until
+/// [`Permit::conclude`] or [`Permit::park`], the state lock is held.
+#[must_use = "the pending attempt must be concluded (or parked) once the request ends"]
+#[derive(Debug)]
+pub struct Permit {
+    store: Store,
+    state: PathBuf,
+    server: String,
+    username: String,
+    want: Want,
+    /// The record as it was before the attempt: the outcome is concluded
+    /// from it, so an attempt that never reached the server does not count.
+    before: Record,
+    /// What was written as the pending attempt.
+    written: Record,
+    clock: Clock,
+    /// The outcome is never stored with a time before this one.
+    not_before: i64,
+}
+
+/// A permit whose lock was released while firmware sends the request:
+/// what [`resume`] needs to conclude from the record before the attempt.
+#[derive(Debug)]
+pub struct Parked {
+    state: PathBuf,
+    server: String,
+    username: String,
+    ip: Ipv4Addr,
+    before: Record,
+    written: Record,
+}
+
+/// What [`Permit::conclude`] stored.
+#[derive(Debug)]
+pub struct Concluded {
+    /// The record after the attempt.
+    pub record: Record,
+    /// The time it was stored with.
+    pub at: i64,
+    /// Whether it reached the disk; if not, the pending attempt still
+    /// holds the floor.
+    pub stored: Result<(), Error>,
+}
+
+/// Runs the guard for `want` on `config`'s account and state file: see the
+/// module documentation. Errors are state problems and a lock held past
+/// [`lock_wait`]; nothing was sent.
+pub fn begin(config: &Config, want: &Want, clock: Clock, log: Log<'_>) -> Result<Begun, Error> {
+    begin_with(config, want, clock, log, &resolve_v4)
+}
+
+/// A name lookup: the IPv4 addresses of a name, given up after a timeout.
+type Resolve<'a> = dyn Fn(&str, Duration) -> Result<Vec<Ipv4Addr>, String> + 'a;
+
+fn begin_with(
+    config: &Config,
+    want: &Want,
+    clock: Clock,
+    log: Log<'_>,
+    resolve: &Resolve<'_>,
+) -> Result<Begun, Error> {
+    let host = config.server.host();
+    let ip = want.ip;
+    // The look-up runs before the lock, bounded by the request's timeout.
+    let seed = match &config.lookup_host {
+        Some(name) if record_is_blank(config) => {
+            Some((name, resolve(name, config.transport.timeout)))
+        }
+        _ => None,
+    };
+
+    let mut store = Store::open_locked(&config.state_path, clock.now, lock_wait(config))?;
+    for warning in store.warnings() {
+        log(Level::Warn, warning);
+    }
+    let mut record = store.get(host, &config.username);
+    let now = time_after_wait(clock.now, &record, clock.started.elapsed()).max(clock.now());
+    if let Some((name, found)) = seed {
+        // Only if no run wrote the record while this one looked it up.
+        if record.is_blank() {
+            seed_record(name, found, ip, now, &mut record, log);
+        }
+    }
+
+    let reason = match guard::decide(&record, now, want) {
+        Decision::Send(reason) => reason,
+        decision => return Ok(Begun::Held(outcome::held(decision, ip, now, &record))),
+    };
+    log(
+        Level::Debug,
+        &format!("sending: {}", outcome::describe_reason(reason, ip)),
+    );
+
+    // Record the attempt first: if this cannot be written, nothing is sent.
+    // Its time is read now, immediately before the request goes out, so
+    // the floor counts from the send, not from the start of the run.
+    let now = now.max(clock.now());
+    let written = record.attempting(ip, now);
+    store
+        .put(host, &config.username, written.clone())
+        .map_err(|e| match e {
+            Error::State { path, what } => Error::State {
+                path,
+                what: format!("{what}; the attempt cannot be recorded, so nothing was sent"),
+            },
+            other => other,
+        })?;
+    Ok(Begun::Send {
+        permit: Permit {
+            store,
+            state: config.state_path.clone(),
+            server: host.to_string(),
+            username: config.username.clone(),
+            want: *want,
+            before: record,
+            written,
+            clock,
+            not_before: now,
+        },
+        reason,
+    })
+}
+
+impl Permit {
+    /// Stores how the attempt ended: `result`, and the reply's HTTP status
+    /// and text (at most 200 characters kept) when known. The time is read
+    /// after the reply: a slow connect or reply moves the floor later,
+    /// never earlier. Releases the lock.
+    pub fn conclude(
+        mut self,
+        result: AttemptResult,
+        http_status: Option<u16>,
+        reply: Option<&str>,
+    ) -> Concluded {
+        let at = self.not_before.max(self.clock.now());
+        let mut record = self.before.concluded(&self.want, at, result);
+        record.last_http_status = http_status;
+        record.last_reply = reply.map(|r| r.chars().take(200).collect());
+        let stored = self.store.put(&self.server, &self.username, record.clone());
+        Concluded { record, at, stored }
+    }
+
+    /// Releases the lock while firmware sends the request itself; the
+    /// pending attempt stays on disk. [`resume`] takes it up again.
+    pub fn park(self) -> Parked {
+        Parked {
+            state: self.state,
+            server: self.server,
+            username: self.username,
+            ip: self.want.ip,
+            before: self.before,
+            written: self.written,
+        }
+    }
+}
+
+/// Takes the state lock again to conclude an attempt for `want` on
+/// `config`'s account, timed by `clock`. The outcome is concluded from the
+/// record before the attempt only if `parked` is that attempt (same state
+/// file, account and address) and nothing but its pending attempt was
+/// written since; otherwise from the record as it is now. Errors are
+/// state problems and a lock held past [`lock_wait`].
+pub fn resume(
+    parked: Option<Parked>,
+    config: &Config,
+    want: Want,
+    clock: Clock,
+) -> Result<Permit, Error> {
+    let store = Store::open_locked(&config.state_path, clock.now, lock_wait(config))?;
+    let host = config.server.host();
+    let current = store.get(host, &config.username);
+    let before = match parked {
+        Some(p)
+            if p.state == config.state_path
+                && p.server == host
+                && p.username == config.username
+                && p.ip == want.ip
+                && p.written == current =>
+        {
+            p.before
+        }
+        _ => current.clone(),
+    };
+    Ok(Permit {
+        store,
+        state: config.state_path.clone(),
+        server: host.to_string(),
+        username: config.username.clone(),
+        want,
+        before,
+        written: current,
+        clock,
+        not_before: i64::MIN,
+    })
+}
+
+/// The time to decide with, once the state lock is held. `now` was read
+/// before address detection and the wait for the lock; a run that got the
+/// lock first may have written this record since, with a later reading of
+/// the clock. Within the time that has passed (rounded up), that reading is
+/// the better one: taking it keeps the record from looking like a clock
+/// running behind. A record further ahead is left for the guard to refuse.
+fn time_after_wait(now: i64, record: &Record, waited: Duration) -> i64 {
+    let latest = now.saturating_add(
+        i64::try_from(waited.as_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_add(1),
+    );
+    match record.written_at {
+        Some(written) if written > now && written <= latest => written,
+        _ => now,
+    }
+}
+
+/// Whether the state file, read without the exclusive lock, holds nothing
+/// for `config`'s account (a file that cannot be read is not blank: the
+/// locked read repairs it and holds the floor).
+fn record_is_blank(config: &Config) -> bool {
+    state::read_entries(&config.state_path).is_ok_and(|entries| {
+        !entries
+            .iter()
+            .any(|e| e.is_for(config.server.host(), &config.username))
+    })
+}
+
+/// With no state yet, a `lookup_host` that already resolves to `ip`
+/// counts as registered (in memory only: the state is written only on
+/// attempts).
+fn seed_record(
+    name: &str,
+    found: Result<Vec<Ipv4Addr>, String>,
+    ip: Ipv4Addr,
+    now: i64,
+    record: &mut Record,
+    log: Log<'_>,
+) {
+    match found {
+        Ok(found) if found.contains(&ip) => {
+            log(
+                Level::Info,
+                &format!("{name} already resolves to {ip}; counting it as registered"),
+            );
+            record.registered_ip = Some(ip);
+            record.registered_at = Some(now);
+        }
+        Ok(found) => log(
+            Level::Debug,
+            &format!("{name} resolves to {found:?}, not {ip}"),
+        ),
+        Err(e) => log(Level::Debug, &format!("cannot resolve {name}: {e}")),
+    }
+}
+
+/// The IPv4 addresses of `name` from the system resolver, on a worker
+/// thread given up after `timeout` (the resolver itself has no deadline).
+fn resolve_v4(name: &str, timeout: Duration) -> Result<Vec<Ipv4Addr>, String> {
+    let name = name.to_string();
+    let found = within(timeout, move || {
+        (name.as_str(), 0)
+            .to_socket_addrs()
+            .map(|addrs| addrs.collect())
+    })?;
+    Ok(found
+        .into_iter()
+        .filter_map(|a| match a.ip() {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
+        .collect())
+}
+
+/// Runs `lookup` on a [`crate::worker`] thread and waits at most
+/// `timeout` for its answer. A lookup given up on is left to end on its
+/// own (its thread is detached). (The answer has the type the transport's
+/// resolver uses, so both share one worker's code.)
+fn within(
+    timeout: Duration,
+    lookup: impl FnOnce() -> io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> Result<Vec<SocketAddr>, String> {
+    let worker = crate::worker::spawn(lookup).map_err(|e| e.to_string())?;
+    if !worker.wait_timeout(timeout) {
+        return Err(format!("no answer within {} s", timeout.as_secs()));
+    }
+    match worker.join() {
+        Some(found) => found.map_err(|e| e.to_string()),
+        None => Err("the lookup failed".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn written(at: Option<i64>) -> Record {
+        Record {
+            written_at: at,
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn a_record_written_during_the_wait_sets_the_time() {
+        let ms = Duration::from_millis;
+        // Written 1 s after our reading, within a wait of 0.3 s rounded up.
+        assert_eq!(time_after_wait(100, &written(Some(101)), ms(300)), 101);
+        assert_eq!(time_after_wait(100, &written(Some(103)), ms(2_500)), 103);
+        // Not ahead: our reading stands.
+        assert_eq!(time_after_wait(100, &written(Some(99)), ms(300)), 100);
+        assert_eq!(time_after_wait(100, &written(Some(100)), ms(0)), 100);
+        assert_eq!(time_after_wait(100, &written(None), ms(5_000)), 100);
+    }
+
+    #[test]
+    fn a_record_further_ahead_is_left_for_the_guard() {
+        let ms = Duration::from_millis;
+        // More ahead than the wait explains: a clock behind, which the
+        // guard refuses.
+        assert_eq!(time_after_wait(100, &written(Some(102)), ms(300)), 100);
+        assert_eq!(time_after_wait(100, &written(Some(3_700)), ms(2_000)), 100);
+        assert_eq!(
+            time_after_wait(i64::MAX, &written(Some(1)), Duration::MAX),
+            i64::MAX
+        );
+    }
+
+    #[test]
+    fn a_lookup_that_hangs_is_given_up_at_the_timeout() {
+        let started = Instant::now();
+        let answer = within(Duration::from_millis(200), || {
+            std::thread::sleep(Duration::from_secs(3));
+            Ok(vec![SocketAddr::from(([192, 0, 2, 1], 0))])
+        });
+        assert!(answer.is_err_and(|e| e.contains("no answer")));
+        assert!(started.elapsed() < Duration::from_secs(2), "waited for it");
+        let here = SocketAddr::from(([127, 0, 0, 1], 0));
+        let quick = within(Duration::from_secs(5), move || Ok(vec![here]));
+        assert_eq!(quick, Ok(vec![here]));
+        // The real resolver, on a name every system knows.
+        let local = resolve_v4("localhost", Duration::from_secs(5));
+        assert!(local.is_ok_and(|found| found.contains(&Ipv4Addr::LOCALHOST)));
+    }
+
+    /// A config for `lookup_host` = `name`, with its state in `dir`.
+    fn config(dir: &std::path::Path, name: &str) -> Config {
+        let mut settings = crate::config::Settings::default();
+        for (key, value) in [
+            ("username", "u@example.com"),
+            ("password", "secret-pw"),
+            ("ip", "192.0.2.7"),
+            ("allow_private", "1"),
+            ("lookup_host", name),
+            ("timeout", "1"),
+        ] {
+            settings.set(key, value).unwrap();
+        }
+        let state = dir.join("state.json");
+        settings.set("state", state.to_str().unwrap()).unwrap();
+        settings.resolve().unwrap()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "mtgsy-cycle-{name}-{}-{:?}",
+            std::process::id(),
+            Instant::now()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut perms = std::fs::metadata(&dir).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
+        std::fs::set_permissions(&dir, perms).unwrap();
+        dir
+    }
+
+    fn want(config: &Config) -> Want {
+        let fields = config.fields(Ipv4Addr::new(192, 0, 2, 7));
+        super::super::want(config, &fields, false)
+    }
+
+    const T0: i64 = 1_800_000_000;
+
+    #[test]
+    fn lookup_host_is_looked_up_before_the_lock_and_seeds_a_blank_record() {
+        let dir = scratch("seed");
+        let config = config(&dir, "home.example.com");
+        let lock_was_free = Cell::new(None);
+        let resolve = |name: &str, timeout: Duration| {
+            assert_eq!(
+                (name, timeout),
+                ("home.example.com", Duration::from_secs(1))
+            );
+            // Anyone may take the lock while the name is looked up.
+            let free = Store::open_locked(&config.state_path, T0, Duration::ZERO).is_ok();
+            lock_was_free.set(Some(free));
+            Ok(vec![Ipv4Addr::new(192, 0, 2, 7)])
+        };
+        let mut lines = Vec::new();
+        let begun = begin_with(
+            &config,
+            &want(&config),
+            Clock::starting_at(T0),
+            &mut |_, m| lines.push(m.to_string()),
+            &resolve,
+        )
+        .unwrap();
+        assert_eq!(lock_was_free.get(), Some(true), "looked up under the lock");
+        let Begun::Held(o) = begun else {
+            panic!("sent although the name resolves to the address: {lines:?}")
+        };
+        assert_eq!(o.outcome, outcome::Kind::Unchanged, "{o:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_lookup_that_cannot_answer_sends_and_no_lookup_once_recorded() {
+        let dir = scratch("noanswer");
+        let config = config(&dir, "home.example.com");
+        let calls = Cell::new(0);
+        let resolve = |_: &str, _: Duration| {
+            calls.set(calls.get() + 1);
+            Err("no answer within 1 s".to_string())
+        };
+        let begin = || {
+            begin_with(
+                &config,
+                &want(&config),
+                Clock::starting_at(T0),
+                &mut |_, _| {},
+                &resolve,
+            )
+            .unwrap()
+        };
+        let Begun::Send { permit, .. } = begin() else {
+            panic!("held back with no state and no answer")
+        };
+        let done = permit.conclude(AttemptResult::Updated, Some(200), Some("ok"));
+        assert!(done.stored.is_ok());
+        assert_eq!(calls.get(), 1);
+        // A record exists now: no lookup, and the guard holds.
+        assert!(matches!(begin(), Begun::Held(_)));
+        assert_eq!(calls.get(), 1, "looked up with a record on disk");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

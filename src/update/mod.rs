@@ -1,0 +1,230 @@
+//! The update cycle: detect → validate → lock → guard → record → send →
+//! classify → record.
+//!
+//! This is the one place the pieces meet; the CLI, watch mode and the C ABI
+//! all call [`run`], and the C ABI's firmware calls run its guarded part
+//! ([`begin`], [`Permit::park`], [`resume`], [`Permit::conclude`]). Each
+//! phase is a type, so none is skipped: see [`cycle`]. What a run ended
+//! with is an [`Outcome`] of one [`Kind`]: see [`outcome`].
+
+#![forbid(unsafe_code)]
+
+pub mod cycle;
+pub mod outcome;
+
+use crate::config::Config;
+use crate::detect;
+use crate::error::Error;
+use crate::guard::{self, AttemptResult, Decision, Want};
+use crate::reply::{self, Verdict};
+use crate::request;
+use crate::state::LOCK_WAIT_MARGIN;
+use crate::transport::Transport;
+
+pub use cycle::{begin, resume, Begun, Clock, Concluded, Parked, Permit};
+pub use outcome::{held, seconds_until, Kind, Outcome};
+
+/// How loud a log message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Something failed.
+    Error,
+    /// The user should know (plain HTTP, corrupt state, blocked).
+    Warn,
+    /// What the run did.
+    Info,
+    /// Details for `-v`.
+    Debug,
+}
+
+/// Receives log messages; they are already free of the password.
+pub type Log<'a> = &'a mut dyn FnMut(Level, &str);
+
+/// Per-run switches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `--force`: send even if unchanged (the floor still holds).
+    pub force: bool,
+    /// `--dry-run`: build and show the request, send nothing, write nothing.
+    pub dry_run: bool,
+    /// The clock, in Unix seconds.
+    pub now: i64,
+}
+
+/// Most characters of a reply kept in outcomes and the state file.
+const REPLY_CHARS: usize = 512;
+
+/// Runs one guarded update: detect, validate, [`begin`], send,
+/// [`Permit::conclude`]. Errors are input, state and detection problems
+/// (nothing was sent); everything else, replies included, is an
+/// [`Outcome`].
+pub fn run(
+    config: &Config,
+    opts: &RunOptions,
+    transport: &dyn Transport,
+    log: Log<'_>,
+) -> Result<Outcome, Error> {
+    let clock = Clock::starting_at(opts.now);
+    let secret = config.password.clone();
+    let mut log = |level: Level, msg: &str| log(level, &secret.mask(msg));
+
+    if let Some(warning) = config.address.warning() {
+        log(Level::Warn, &warning);
+    }
+    let ip = detect::detect(
+        &config.address,
+        config.transport.timeout,
+        &[config.password.expose()],
+    )?;
+    if !matches!(config.address, detect::AddressSource::Fixed(_)) {
+        log(
+            Level::Debug,
+            &format!("{} gave {ip}", config.address.describe()),
+        );
+    }
+    let fields = config.fields(ip);
+    fields.validate(config.allow_private)?;
+    let request = request::build(&config.server, &fields);
+    if !config.server.is_tls() {
+        log(
+            Level::Warn,
+            &format!(
+                "plain HTTP to {}: the password travels in clear text",
+                config.server.host()
+            ),
+        );
+    }
+    let want = want(config, &fields, opts.force);
+
+    if opts.dry_run {
+        return Ok(dry_run(config, opts, &want, &request));
+    }
+
+    let permit = match begin(config, &want, clock, &mut log)? {
+        Begun::Held(outcome) => return Ok(outcome),
+        Begun::Send { permit, .. } => permit,
+    };
+    log(Level::Debug, &format!("GET {}", request.masked_url()));
+    let sent = transport.send(&request);
+
+    let (mut outcome, result) = match sent {
+        Ok(http) => {
+            // Classify what the server said, all of it; show and store it
+            // masked and bounded.
+            let verdict = reply::classify_body(http.status, &http.body);
+            let text = secret.mask_reply(&http.body, REPLY_CHARS);
+            let mut o = outcome::from_reply(verdict, ip, &text, http.status);
+            o.http_status = Some(http.status);
+            o.reply = Some(text);
+            (o, attempt_result(verdict))
+        }
+        Err(e) => {
+            let message = secret.mask(&e.message);
+            let (result, what) = if e.may_have_reached_server {
+                (
+                    AttemptResult::FailedSent,
+                    "the request may have reached the server",
+                )
+            } else {
+                (AttemptResult::FailedUnsent, "nothing reached the server")
+            };
+            let mut o = Outcome::new(
+                Kind::Failed,
+                ip,
+                format!("update of {ip} failed: {message} ({what})"),
+            );
+            o.reply = Some(message);
+            (o, result)
+        }
+    };
+    outcome.sent = result != AttemptResult::FailedUnsent;
+    outcome.request = Some(request.masked_url().to_string());
+
+    let concluded = permit.conclude(result, outcome.http_status, outcome.reply.as_deref());
+    if let Err(e) = concluded.stored {
+        // The attempt itself is on disk, so the floor holds; say so.
+        log(
+            Level::Error,
+            &format!("{e}; the attempt was recorded before sending"),
+        );
+    }
+    let (record, now) = (&concluded.record, concluded.at);
+    if matches!(
+        result,
+        AttemptResult::FailedSent | AttemptResult::FailedUnsent
+    ) {
+        outcome.retry_after_s = record.next_allowed(now).map(|t| seconds_until(t, now));
+    }
+    if result == AttemptResult::Blocked {
+        outcome.retry_after_s = record.blocked_until.map(|t| seconds_until(t, now));
+    }
+    Ok(outcome)
+}
+
+/// What the guard compares for the update `fields` built from `config`:
+/// the address, the credentials' and the request options' fingerprints,
+/// and the force settings. The CLI, watch mode and the C ABI's guard calls
+/// all build it here, so they decide alike.
+pub fn want(config: &Config, fields: &request::UpdateFields, force: bool) -> Want {
+    Want {
+        ip: fields.ip,
+        force,
+        force_interval: config.force_interval,
+        credential: guard::credential_fingerprint(
+            config.server.host(),
+            &config.username,
+            config.password.expose(),
+        ),
+        options: guard::options_fingerprint(fields),
+    }
+}
+
+/// How long a run waits for the state lock: its request timeout plus a
+/// margin for the run that holds it to write its outcome.
+pub fn lock_wait(config: &Config) -> std::time::Duration {
+    config.transport.timeout.saturating_add(LOCK_WAIT_MARGIN)
+}
+
+fn attempt_result(verdict: Verdict) -> AttemptResult {
+    match verdict {
+        Verdict::Accepted => AttemptResult::Updated,
+        Verdict::Unconfirmed => AttemptResult::Unconfirmed,
+        Verdict::Rejected(_) => AttemptResult::Rejected,
+        Verdict::Blocked(_) => AttemptResult::Blocked,
+        Verdict::Failed(_) => AttemptResult::FailedSent,
+    }
+}
+
+/// `--dry-run`: the request that would go out and what the guard would
+/// say, from the state read without the exclusive lock; nothing written.
+fn dry_run(config: &Config, opts: &RunOptions, want: &Want, request: &request::Request) -> Outcome {
+    let record = crate::state::read_entries(&config.state_path)
+        .ok()
+        .and_then(|entries| {
+            entries
+                .into_iter()
+                .find(|e| e.is_for(config.server.host(), &config.username))
+        })
+        .map(|e| e.record)
+        .unwrap_or_default();
+    let verdict = match guard::decide(&record, opts.now, want) {
+        Decision::Send(reason) => format!(
+            "the guard would send it ({})",
+            outcome::describe_reason(reason, want.ip)
+        ),
+        decision => format!(
+            "the guard would not send it: {}",
+            held(decision, want.ip, opts.now, &record).message
+        ),
+    };
+    let mut o = Outcome::new(
+        Kind::DryRun,
+        want.ip,
+        format!(
+            "dry run, nothing sent: GET {}; {verdict}",
+            request.masked_url()
+        ),
+    );
+    o.request = Some(request.masked_url().to_string());
+    o
+}
