@@ -8,8 +8,9 @@
 //! inputs always give the same spread and tests replay exactly. Nothing
 //! here is stored: jitter adds no writes to the state file.
 //!
-//! Every delay only ever postpones a request: none of these functions
-//! returns a time before the one the rate guard allows.
+//! The delays only ever postpone a request: no answer here is a time
+//! before the one the rate guard allows. (The safety net's interval may
+//! come out shorter, but a safety-net check only asks the guard.)
 
 #![forbid(unsafe_code)]
 
@@ -29,7 +30,7 @@ fn mix(mut z: u64) -> u64 {
 }
 
 /// A value in `0..=max` drawn from `seed` and `salt` (`max = u64::MAX`
-/// included); the bias is below 2^-64 times `max`, nothing a fleet notices.
+/// included); each value's chance is within 2^-64 of `1 / (max + 1)`.
 fn draw(seed: u64, salt: u64, max: u64) -> u64 {
     let x = mix(seed ^ salt);
     match max.checked_add(1) {
