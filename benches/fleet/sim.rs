@@ -205,10 +205,9 @@ impl Rng {
 }
 
 /// What happens to a client at a moment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    /// The client's clock is stepped to the offset of its next step (first
-    /// at any moment: a router's clock is set before its WAN comes up).
+    /// The client's clock is stepped to the offset of its next step.
     ClockStep,
     /// The address changes on its own; the next change is drawn.
     Background,
