@@ -53,6 +53,7 @@ pub mod detect;
 pub mod error;
 pub mod fsio;
 pub mod guard;
+pub mod jitter;
 pub mod reply;
 pub mod request;
 pub mod state;
