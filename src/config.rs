@@ -44,6 +44,7 @@ pub const KEYS: &[&str] = &[
     "lookup_host",
     "force_interval",
     "check_interval",
+    "jitter",
 ];
 
 /// The settings that say where the address comes from. At most one of
@@ -57,6 +58,10 @@ pub const ADDRESS_KEYS: &[&str] = &["ip", "ip_source", "interface", "ip_url", "i
 pub const DEFAULT_TIMEOUT_S: u64 = 30;
 /// Default for `check_interval` (watch mode), in seconds.
 pub const DEFAULT_CHECK_INTERVAL_S: u64 = 600;
+
+/// Default for `jitter` in watch mode and the OpenWrt hotplug hook, in
+/// seconds (`update` run by hand: 0).
+pub const DEFAULT_EVENT_JITTER_S: u64 = 10;
 
 /// Settings as given, each checked on its own. `Debug` masks the password.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,6 +110,8 @@ pub struct Settings {
     pub force_interval: Option<i64>,
     /// Watch mode's safety-net re-check interval, in seconds.
     pub check_interval: Option<u64>,
+    /// Longest random delay of an event-triggered update, in seconds.
+    pub jitter: Option<u64>,
 }
 
 /// Parses a boolean: 1/0, true/false, yes/no, on/off.
@@ -268,6 +275,13 @@ impl Settings {
                 }
                 self.check_interval = Some(s);
             }
+            "jitter" => {
+                let s: u64 = parse_number(key, value, "a number of seconds")?;
+                if s > 300 {
+                    return Err(InputError::new(key, "must be from 0 to 300 seconds"));
+                }
+                self.jitter = Some(s);
+            }
             _ => return Err(unknown_key(key)),
         }
         Ok(())
@@ -355,6 +369,7 @@ impl Settings {
             check_interval: Duration::from_secs(
                 self.check_interval.unwrap_or(DEFAULT_CHECK_INTERVAL_S),
             ),
+            jitter: self.jitter,
         })
     }
 
@@ -468,6 +483,10 @@ pub struct Config {
     pub force_interval: i64,
     /// Watch mode's safety-net interval.
     pub check_interval: Duration,
+    /// Longest random delay, in seconds, before an update an interface
+    /// event triggered; `None`: the mode's default (`update` 0, watch
+    /// [`DEFAULT_EVENT_JITTER_S`]).
+    pub jitter: Option<u64>,
 }
 
 impl Config {

@@ -282,15 +282,22 @@ fn time_after_wait(now: i64, record: &Record, waited: Duration) -> i64 {
     }
 }
 
+/// The record of `config`'s account as the state file holds it, read
+/// without the exclusive lock: nothing is repaired or written. A blank
+/// record when the file holds nothing for the account; `None` when it
+/// cannot be read (the locked read repairs it and holds the floor).
+pub fn peek_record(config: &Config) -> Option<Record> {
+    let entries = state::read_entries(&config.state_path).ok()?;
+    let found = entries
+        .into_iter()
+        .find(|e| e.is_for(config.server.host(), &config.username));
+    Some(found.map(|e| e.record).unwrap_or_default())
+}
+
 /// Whether the state file, read without the exclusive lock, holds nothing
-/// for `config`'s account (a file that cannot be read is not blank: the
-/// locked read repairs it and holds the floor).
+/// for `config`'s account (a file that cannot be read is not blank).
 fn record_is_blank(config: &Config) -> bool {
-    state::read_entries(&config.state_path).is_ok_and(|entries| {
-        !entries
-            .iter()
-            .any(|e| e.is_for(config.server.host(), &config.username))
-    })
+    peek_record(config).is_some_and(|record| record.is_blank())
 }
 
 /// With no state yet, a `lookup_host` that already resolves to `ip`

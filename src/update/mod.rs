@@ -1,5 +1,6 @@
 //! The update cycle: detect → validate → lock → guard → record → send →
-//! classify → record.
+//! classify → record. A run an interface event triggered first waits a
+//! random delay (`jitter`) when the guard would send: see [`run`].
 //!
 //! This is the one place the pieces meet; the CLI, watch mode and the C ABI
 //! all call [`run`], and the C ABI's firmware calls run its guarded part
@@ -12,16 +13,20 @@
 pub mod cycle;
 pub mod outcome;
 
+use std::net::Ipv4Addr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use crate::config::Config;
 use crate::detect;
 use crate::error::Error;
 use crate::guard::{self, AttemptResult, Decision, Want};
+use crate::jitter;
 use crate::reply::{self, Verdict};
 use crate::request;
 use crate::state::LOCK_WAIT_MARGIN;
 use crate::transport::Transport;
 
-pub use cycle::{begin, resume, Begun, Clock, Concluded, Parked, Permit};
+pub use cycle::{begin, peek_record, resume, Begun, Clock, Concluded, Parked, Permit};
 pub use outcome::{held, seconds_until, Kind, Outcome};
 
 /// How loud a log message is.
@@ -55,9 +60,10 @@ pub struct RunOptions {
 const REPLY_CHARS: usize = 512;
 
 /// Runs one guarded update: detect, validate, [`begin`], send,
-/// [`Permit::conclude`]. Errors are input, state and detection problems
-/// (nothing was sent); everything else, replies included, is an
-/// [`Outcome`].
+/// [`Permit::conclude`]. With `config.jitter` set, a run the guard would
+/// let send first waits its random delay (at most `jitter` seconds) and detects the
+/// address again. Errors are input, state and detection problems (nothing
+/// was sent); everything else, replies included, is an [`Outcome`].
 pub fn run(
     config: &Config,
     opts: &RunOptions,
@@ -71,16 +77,13 @@ pub fn run(
     if let Some(warning) = config.address.warning() {
         log(Level::Warn, &warning);
     }
-    let ip = detect::detect(
-        &config.address,
-        config.transport.timeout,
-        &[config.password.expose()],
-    )?;
-    if !matches!(config.address, detect::AddressSource::Fixed(_)) {
-        log(
-            Level::Debug,
-            &format!("{} gave {ip}", config.address.describe()),
-        );
+    let mut ip = detect_ip(config, &mut log)?;
+    if !opts.dry_run {
+        let want = want(config, &config.fields(ip), opts.force);
+        if wait_jitter(config, &want, clock.now(), &mut log) {
+            // The address may have changed meanwhile: the newest goes out.
+            ip = detect_ip(config, &mut log)?;
+        }
     }
     let fields = config.fields(ip);
     fields.validate(config.allow_private)?;
@@ -161,6 +164,61 @@ pub fn run(
     Ok(outcome)
 }
 
+/// The address from `config`'s source.
+fn detect_ip(config: &Config, log: Log<'_>) -> Result<Ipv4Addr, Error> {
+    let ip = detect::detect(
+        &config.address,
+        config.transport.timeout,
+        &[config.password.expose()],
+    )?;
+    if !matches!(config.address, detect::AddressSource::Fixed(_)) {
+        log(
+            Level::Debug,
+            &format!("{} gave {ip}", config.address.describe()),
+        );
+    }
+    Ok(ip)
+}
+
+/// The random wait of a run an interface event triggered (`jitter`, at
+/// most `config.jitter` seconds, none when unset): when the guard, asked
+/// at `now` with the state read without the lock, would send `want`,
+/// sleeps [`jitter::event_wait`] seconds and returns whether it did. The
+/// cycle asks the guard again under the lock afterwards, so the wait only
+/// ever postpones a request. Nothing is written.
+fn wait_jitter(config: &Config, want: &Want, now: i64, log: Log<'_>) -> bool {
+    let max_s = config.jitter.map_or(0, |j| i64::try_from(j).unwrap_or(0));
+    if max_s == 0 {
+        return false;
+    }
+    let Some(record) = peek_record(config) else {
+        return false;
+    };
+    let decision = guard::decide(&record, now, want);
+    let wait = jitter::event_wait(jitter_seed(config), max_s, &decision);
+    if wait <= 0 {
+        return false;
+    }
+    log(
+        Level::Info,
+        &format!("waiting {wait} s (jitter) before sending"),
+    );
+    std::thread::sleep(Duration::from_secs(wait.unsigned_abs()));
+    true
+}
+
+/// A seed for one run's jitter: [`jitter::seed`] of `config`'s account
+/// (server and user name: they tell a fleet's clients apart) and a
+/// per-run value from the clock's nanoseconds and the process id.
+pub fn jitter_seed(config: &Config) -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let run = nanos ^ (u64::from(std::process::id()) << 32);
+    let account = format!("{} {}", config.server.host(), config.username);
+    jitter::seed(&account, run)
+}
+
 /// What the guard compares for the update `fields` built from `config`:
 /// the address, the credentials' and the request options' fingerprints,
 /// and the force settings. The CLI, watch mode and the C ABI's guard calls
@@ -198,15 +256,7 @@ fn attempt_result(verdict: Verdict) -> AttemptResult {
 /// `--dry-run`: the request that would go out and what the guard would
 /// say, from the state read without the exclusive lock; nothing written.
 fn dry_run(config: &Config, opts: &RunOptions, want: &Want, request: &request::Request) -> Outcome {
-    let record = crate::state::read_entries(&config.state_path)
-        .ok()
-        .and_then(|entries| {
-            entries
-                .into_iter()
-                .find(|e| e.is_for(config.server.host(), &config.username))
-        })
-        .map(|e| e.record)
-        .unwrap_or_default();
+    let record = peek_record(config).unwrap_or_default();
     let verdict = match guard::decide(&record, opts.now, want) {
         Decision::Send(reason) => format!(
             "the guard would send it ({})",
