@@ -307,7 +307,16 @@ fn adding_an_address_sends_one_update_within_a_second() {
     let ns = Netns::new();
     let server = ns.server();
     let dir = TempDir::new("watch-add");
-    let mut w = wan_watch(&ns, &dir, &server, &[]);
+    // With the fleet's random delay (default up to 10 s) turned off.
+    let args = [
+        "--interface",
+        "wan0",
+        "--username",
+        "home@example.com",
+        "--jitter",
+        "0",
+    ];
+    let mut w = Watch::start(&ns, &dir, &server, &args, &[]);
     w.wait_log("waiting for an address event", 1, Duration::from_secs(10));
 
     let start = Instant::now();

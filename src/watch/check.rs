@@ -1,6 +1,7 @@
 //! One check of one host: a [`Job`] runs [`update::run`] on its own thread
-//! through a [`Fenced`] transport and hands back a [`Done`]; [`report`]
-//! logs the result in one line and says when to retry.
+//! through a [`Fenced`] transport and hands back a [`Done`], its retry
+//! after a failure spread over the back-off step ([`spread_retry_s`]);
+//! [`report`] logs the result in one line and says when to retry.
 //!
 //! The state file is written only while the check holds the *fence*; it
 //! lets go of the fence only while the request is on the wire (the attempt
@@ -12,9 +13,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::detect::AddressSource;
 use crate::error::Error;
+use crate::guard::Record;
+use crate::jitter;
 use crate::request::Request;
 use crate::transport::{HttpReply, SendError, Transport};
-use crate::update::{self, Level, Outcome, RunOptions};
+use crate::update::{self, Kind, Level, Outcome, RunOptions};
 
 use super::hosts::{Host, WARNED_MAX};
 use super::SharedLog;
@@ -103,9 +106,31 @@ impl Job {
         drop(fenced);
         Done {
             index: self.index,
-            result,
+            result: result.map(|o| self.spread_retry(o)),
         }
     }
+
+    /// After a failed attempt, the retry time [`spread_retry_s`] draws
+    /// from the record as stored (read without the lock; nothing written).
+    fn spread_retry(&self, mut o: Outcome) -> Outcome {
+        if let (Kind::Failed, Some(held)) = (o.outcome, o.retry_after_s) {
+            if let Some(record) = update::peek_record(&self.host.config) {
+                let seed = update::jitter_seed(&self.host.config);
+                o.retry_after_s = Some(spread_retry_s(seed, held, &record, self.now));
+            }
+        }
+        o
+    }
+}
+
+/// Seconds from `now` until a failed attempt is retried: "full jitter",
+/// a moment drawn from one back-off step beyond the holds of `record`
+/// ([`jitter::backoff_retry_at`]), so a fleet that failed together does
+/// not retry together; never sooner than `held`, the seconds the guard
+/// holds the request back.
+fn spread_retry_s(seed: u64, held: i64, record: &Record, now: i64) -> i64 {
+    let at = jitter::backoff_retry_at(seed, record, now);
+    update::seconds_until(at, now).max(held)
 }
 
 /// A transport that lets go of the fence only while the request is on
@@ -129,4 +154,41 @@ impl Transport for Fenced<'_> {
 /// poison it for the rest.
 pub(super) fn lock(m: &Mutex<()>) -> MutexGuard<'_, ()> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::{self, AttemptResult, Want};
+    use std::net::Ipv4Addr;
+
+    const T0: i64 = 1_800_000_000;
+
+    #[test]
+    fn retries_after_failures_spread_over_the_back_off_step() {
+        let want = Want {
+            ip: Ipv4Addr::new(192, 0, 2, 1),
+            force: false,
+            force_interval: guard::DEFAULT_FORCE_INTERVAL_S,
+            credential: 1,
+            options: 0,
+        };
+        let mut rec = Record::default().attempting(want.ip, T0);
+        for _ in 0..3 {
+            rec = rec.concluded(&want, T0, AttemptResult::FailedSent);
+        }
+        let now = T0 + 30;
+        let held = update::seconds_until(rec.next_allowed(now).unwrap(), now);
+        let step = guard::backoff(rec.failures);
+        let waits: Vec<i64> = (0..500)
+            .map(|i| spread_retry_s(jitter::seed("u", i), held, &rec, now))
+            .collect();
+        // Never before the guard allows, at most one step after.
+        assert!(waits.iter().all(|w| (held..=held + step).contains(w)));
+        // Spread over that step, not all at the guard's time.
+        assert!(waits.iter().any(|w| *w > held + step / 2), "{waits:?}");
+        assert!(waits.iter().any(|w| *w < held + step / 2), "{waits:?}");
+        // A guard that holds longer than the record says still wins.
+        assert_eq!(spread_retry_s(1, 99_999, &rec, now), 99_999);
+    }
 }

@@ -4,8 +4,10 @@
 //! socket (IPv4 address events), a `signalfd` (SIGTERM, SIGINT, SIGHUP,
 //! SIGUSR1) and an `eventfd` a check raises when it ends. The poll timeout
 //! is the next timer of the [`Schedule`]: the safety-net re-check
-//! (`check_interval`) or, when the rate guard deferred an update, the moment
-//! the guard allows it. Nothing else wakes the process.
+//! (`check_interval`, spread by ±10%), the check an address event asked
+//! for (after its random delay, `jitter`) or, when the rate guard deferred
+//! an update, the moment the guard allows it (after a failure, spread over
+//! the back-off step). Nothing else wakes the process.
 //!
 //! The loop starts one check at a time on a worker thread, reloads the
 //! configuration on SIGHUP between checks, checks every host on SIGUSR1,
@@ -114,7 +116,7 @@ pub fn run(
                     Ok(w) => busy = Some((i, w)),
                     Err(e) => {
                         log(Level::Error, &format!("cannot start a check: {e}"));
-                        let safety = clock.ms_for(hosts[i].config.check_interval.as_secs());
+                        let safety = hosts[i].safety_ms(&clock);
                         schedule.finished(i, clock.ticks(), safety, Some(60_000));
                     }
                 }
@@ -175,7 +177,8 @@ pub fn run(
         }
 
         if fds[0].revents != 0 {
-            read_events(&socket, &mut buf, &hosts, &mut schedule, now, &log)
+            let spread = |host: &Host| host.event_delay_ms(&clock);
+            read_events(&socket, &mut buf, &hosts, &mut schedule, now, &spread, &log)
                 .map_err(|e| os("watch mode: reading rtnetlink failed", e))?;
         }
 
@@ -193,13 +196,13 @@ pub fn run(
                             hosts[i].label
                         ),
                     );
-                    let safety = clock.ms_for(hosts[i].config.check_interval.as_secs());
+                    let safety = hosts[i].safety_ms(&clock);
                     schedule.finished(i, clock.ticks(), safety, None);
                     continue;
                 };
                 let host = &hosts[done.index];
                 let retry = report(host, &done.result, &log);
-                let safety = clock.ms_for(host.config.check_interval.as_secs());
+                let safety = host.safety_ms(&clock);
                 let retry_ms = retry.map(|s| clock.ms_for(s.max(1)));
                 schedule.finished(done.index, clock.ticks(), safety, retry_ms);
                 if let Some(at) = schedule.retry_at(done.index) {

@@ -1,7 +1,8 @@
 //! The hosts watch mode checks: [`configs`] builds their configurations
 //! from the settings and the config file's `hosts` list, and [`Host`] is
 //! what a check of one of them works with (label, configuration, shared
-//! HTTP transport, warnings already shown).
+//! HTTP transport, warnings already shown) and its jitter: the random
+//! delay of a check an address event asks for, and the spread safety net.
 //!
 //! Several hosts: the config file may hold `"hosts": [{…}, {…}]`. The
 //! top-level keys, the environment and the command-line flags are the
@@ -10,12 +11,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::config::{Config, Settings};
+use crate::config::{Config, Settings, DEFAULT_EVENT_JITTER_S};
 use crate::config_file::{ConfigFile, Hosts};
 use crate::error::{Error, InputError};
+use crate::jitter;
 use crate::transport::{HttpTransport, TransportConfig};
-use crate::update::Level;
+use crate::update::{self, Level};
 
+use super::clock::Clock;
 use super::SharedLog;
 
 /// The hosts to watch, from the settings (flags, environment and the
@@ -108,6 +111,26 @@ pub(super) struct Host {
     /// Warnings already shown since the configuration was loaded; a
     /// repeat (plain HTTP on every check) is logged at debug level only.
     pub(super) warned: Arc<Mutex<Vec<String>>>,
+    /// The longest random delay, in seconds, of a check an address event
+    /// asks for (`jitter`, default [`DEFAULT_EVENT_JITTER_S`]).
+    pub(super) event_jitter_s: i64,
+}
+
+impl Host {
+    /// The random delay of a check an address event asks for, in the
+    /// timers' milliseconds: [`jitter::event_delay`] with a fresh seed.
+    pub(super) fn event_delay_ms(&self, clock: &Clock) -> u64 {
+        let seed = update::jitter_seed(&self.config);
+        clock.ms_for(jitter::event_delay(seed, self.event_jitter_s))
+    }
+
+    /// The safety-net interval, in the timers' milliseconds:
+    /// `check_interval` spread by ±10% ([`jitter::safety_interval`]), so a
+    /// fleet started together does not keep checking in step.
+    pub(super) fn safety_ms(&self, clock: &Clock) -> u64 {
+        let interval = clock.ms_for(self.config.check_interval.as_secs());
+        jitter::safety_interval(update::jitter_seed(&self.config), interval)
+    }
 }
 
 /// Most distinct warnings remembered per host.
@@ -118,7 +141,11 @@ pub(super) const WARNED_MAX: usize = 16;
 pub(super) fn build_hosts(configs: Vec<Config>) -> Result<Vec<Host>, Error> {
     let mut transports: Vec<(TransportConfig, Arc<HttpTransport>)> = Vec::new();
     let mut hosts = Vec::with_capacity(configs.len());
-    for config in configs {
+    for mut config in configs {
+        // Watch mode spreads the checks of address events in its schedule;
+        // its runs must not wait once more.
+        let event_jitter_s = config.jitter.unwrap_or(DEFAULT_EVENT_JITTER_S);
+        config.jitter = Some(0);
         let transport = match transports.iter().find(|(c, _)| *c == config.transport) {
             Some((_, t)) => t.clone(),
             None => {
@@ -132,6 +159,7 @@ pub(super) fn build_hosts(configs: Vec<Config>) -> Result<Vec<Host>, Error> {
             config: Arc::new(config),
             transport,
             warned: Arc::default(),
+            event_jitter_s: i64::try_from(event_jitter_s).unwrap_or(0),
         });
     }
     Ok(hosts)
@@ -212,6 +240,23 @@ pub(super) mod tests {
         assert!(c
             .iter()
             .all(|c| c.check_interval == Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn the_safety_net_is_spread_by_a_tenth() {
+        let mut s = base();
+        s.set("interface", "wan0").unwrap();
+        s.set("check_interval", "600").unwrap();
+        let hosts = build_hosts(configs(&s, None).unwrap()).unwrap();
+        let clock = Clock::new();
+        let interval = clock.ms_for(600u64);
+        let got: Vec<u64> = (0..300).map(|_| hosts[0].safety_ms(&clock)).collect();
+        let tenth = interval / 10;
+        assert!(got
+            .iter()
+            .all(|g| (interval - tenth..=interval + tenth).contains(g)));
+        assert!(got.iter().any(|g| *g < interval - tenth / 2), "{got:?}");
+        assert!(got.iter().any(|g| *g > interval + tenth / 2), "{got:?}");
     }
 
     #[test]

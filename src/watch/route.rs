@@ -1,9 +1,10 @@
 //! Routing address events to hosts: [`read_events`] drains the rtnetlink
 //! socket and asks the [`Schedule`] for the checks each event calls for:
-//! hosts on that interface (or one of its aliases) at once, hosts whose
-//! address comes from a web page or a command after a settle delay, hosts
-//! with a fixed address never. A lost or unreadable event checks every
-//! host.
+//! hosts on that interface (or one of its aliases) after their random
+//! delay (the `jitter` that keeps a fleet from sending in the same second),
+//! hosts whose address comes from a web page or a command after a settle
+//! delay and their random delay, hosts with a fixed address never. A lost
+//! or unreadable event checks every host at once.
 
 use std::io;
 
@@ -20,6 +21,10 @@ use super::SharedLog;
 /// burst, not one per event.
 const SETTLE_MS: u64 = 5_000;
 
+/// Draws the random delay, in milliseconds, of a check an address event
+/// asks for ([`Host::event_delay_ms`]).
+pub(super) type Spread<'a> = &'a dyn Fn(&Host) -> u64;
+
 /// Reads every pending datagram and asks for the checks the events call for.
 pub(super) fn read_events(
     socket: &netlink::Socket,
@@ -27,6 +32,7 @@ pub(super) fn read_events(
     hosts: &[Host],
     schedule: &mut Schedule,
     now: u64,
+    spread: Spread<'_>,
     log: &SharedLog,
 ) -> io::Result<()> {
     loop {
@@ -47,7 +53,7 @@ pub(super) fn read_events(
             Ok(messages) => {
                 for message in messages {
                     match message {
-                        Message::Address(event) => route(&event, hosts, schedule, now, log),
+                        Message::Address(event) => route(&event, hosts, schedule, now, spread, log),
                         Message::Overrun => schedule.want_all(now),
                         Message::Error(_) | Message::Other(_) => {}
                     }
@@ -61,14 +67,15 @@ pub(super) fn read_events(
     }
 }
 
-/// Which hosts an address event concerns: those on that interface at
-/// once; those whose address comes from the web or a command after the
-/// settle delay; fixed addresses never.
+/// Which hosts an address event concerns: those on that interface after
+/// their random delay; those whose address comes from the web or a command
+/// after the settle delay and their random delay; fixed addresses never.
 fn route(
     event: &netlink::AddrEvent,
     hosts: &[Host],
     schedule: &mut Schedule,
     now: u64,
+    spread: Spread<'_>,
     log: &SharedLog,
 ) {
     if event.address.is_some_and(|a| a.is_loopback()) {
@@ -95,11 +102,12 @@ fn route(
         match &host.config.address {
             AddressSource::Interface(watched) => {
                 if name.as_deref().is_none_or(|n| concerns(watched, n)) {
-                    schedule.want(i, now);
+                    schedule.want_spread(i, now.saturating_add(spread(host)));
                 }
             }
             AddressSource::Web(_) | AddressSource::Command(_) => {
-                schedule.want(i, now.saturating_add(SETTLE_MS))
+                let at = now.saturating_add(SETTLE_MS).saturating_add(spread(host));
+                schedule.want_spread(i, at)
             }
             AddressSource::Fixed(_) => {}
         }
@@ -170,7 +178,7 @@ mod tests {
             label: Some("wan1".into()),
             address: Some(Ipv4Addr::new(5, 6, 7, 8)),
         };
-        route(&event, &hosts, &mut sched, 100, &log);
+        route(&event, &hosts, &mut sched, 100, &|_| 0, &log);
         assert_eq!(sched.due(100), Some(1));
         sched.started(1);
         sched.finished(1, 100, 600_000, None);
@@ -184,7 +192,57 @@ mod tests {
             address: Some(Ipv4Addr::LOCALHOST),
             ..event
         };
-        route(&lo, &hosts, &mut sched2, 200, &log);
+        route(&lo, &hosts, &mut sched2, 200, &|_| 0, &log);
         assert_eq!(sched2, sched);
+    }
+
+    #[test]
+    fn event_checks_wait_their_random_delay() {
+        let mut s = base();
+        s.set("interface", "wan0").unwrap();
+        let json = serde_json::json!({"hosts": [
+            {"username": "a.example.com"},
+            {"username": "d.example.com", "ip_source": "command", "ip_command": "echo 1.2.3.4"},
+            {"username": "e.example.com", "jitter": 0},
+            {"username": "f.example.com", "jitter": 60},
+        ]});
+        let hosts = build_hosts(configs(&s, Some(&file(&json))).unwrap()).unwrap();
+        let log: SharedLog = Arc::new(|_, _| {});
+        let mut sched = Schedule::new(2, 0);
+        for i in 0..2 {
+            sched.started(i);
+            sched.finished(i, 0, 600_000, None);
+        }
+        let event = netlink::AddrEvent {
+            change: Change::Added,
+            index: 0,
+            prefix_len: 24,
+            scope: 0,
+            label: Some("wan0".into()),
+            address: Some(Ipv4Addr::new(5, 6, 7, 8)),
+        };
+        // Each host drew 4 s; a second event of the burst draws 1 s.
+        route(&event, &hosts[..2], &mut sched, 100, &|_| 4_000, &log);
+        route(&event, &hosts[..2], &mut sched, 300, &|_| 1_000, &log);
+        assert_eq!(sched.due(4_099), None);
+        assert_eq!(sched.due(4_100), Some(0));
+        sched.started(0);
+        sched.finished(0, 4_100, 600_000, None);
+        assert_eq!(sched.next(), Some(100 + SETTLE_MS + 4_000));
+        // The hosts' draws: within 0..=10 s by default, spread; `jitter 0`
+        // turns them off, and a larger `jitter` spreads them wider.
+        let clock = super::super::clock::Clock::new();
+        let draws =
+            |host: &Host| -> Vec<u64> { (0..300).map(|_| host.event_delay_ms(&clock)).collect() };
+        let default = draws(&hosts[0]);
+        assert!(
+            default.iter().all(|d| *d <= clock.ms_for(10u64)),
+            "{default:?}"
+        );
+        assert!(default.iter().any(|d| *d != default[0]), "{default:?}");
+        assert!(draws(&hosts[2]).iter().all(|d| *d == 0));
+        assert!(draws(&hosts[3]).iter().any(|d| *d > clock.ms_for(10u64)));
+        // The schedule waits; the runs themselves must not wait again.
+        assert!(hosts.iter().all(|h| h.config.jitter == Some(0)));
     }
 }

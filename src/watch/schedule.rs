@@ -2,7 +2,9 @@
 //!
 //! Times are milliseconds of a monotonic clock. Each host has up to three
 //! reasons to be checked, and the earliest wins:
-//! - **wanted**: an address event, a signal or start-up asked for a check;
+//! - **wanted**: an address event, a signal or start-up asked for a check
+//!   (an address event's check comes after a random delay the caller
+//!   draws: see [`Schedule::want_spread`]);
 //! - **retry**: the guard deferred a needed update until this moment (the
 //!   one timer that replaces polling while the 10-minute floor runs);
 //! - **safety**: the periodic re-check, `check_interval` after the last one.
@@ -52,6 +54,17 @@ impl Schedule {
     pub fn want(&mut self, i: usize, at: u64) {
         if let Some(t) = self.hosts.get_mut(i) {
             t.wanted = Some(t.wanted.map_or(at, |w| w.min(at)));
+        }
+    }
+
+    /// Asks for a check of host `i` at `at`, a moment spread by a random
+    /// delay, unless a check is already wanted: the events of one burst
+    /// (an address removed, then added) share the first event's delay
+    /// instead of each drawing one and the earliest winning, which would
+    /// pull a fleet's checks back together.
+    pub fn want_spread(&mut self, i: usize, at: u64) {
+        if let Some(t) = self.hosts.get_mut(i) {
+            t.wanted.get_or_insert(at);
         }
     }
 
@@ -170,6 +183,29 @@ mod tests {
         s.want(0, 10);
         s.finished(0, 20, SAFETY, None);
         assert_eq!(s.due(20), Some(0));
+    }
+
+    #[test]
+    fn a_burst_of_events_keeps_its_first_delay() {
+        let mut s = Schedule::new(1, 0);
+        s.started(0);
+        s.finished(0, 0, SAFETY, None);
+        // The first event drew 7 s; the next ones drew less: still 7 s.
+        s.want_spread(0, 7_000);
+        s.want_spread(0, 1_200);
+        s.want_spread(0, 3_000);
+        assert_eq!(s.next(), Some(7_000));
+        assert_eq!(s.due(6_999), None);
+        assert_eq!(s.due(7_000), Some(0));
+        // A signal is not spread: it still checks at once.
+        s.want(0, 2_000);
+        assert_eq!(s.due(2_000), Some(0));
+        // Once the check has started, the next event draws anew.
+        s.started(0);
+        s.finished(0, 2_500, SAFETY, None);
+        s.want_spread(0, 9_000);
+        assert_eq!(s.next(), Some(9_000));
+        s.want_spread(3, 0); // no such host: ignored
     }
 
     #[test]
