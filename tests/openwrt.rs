@@ -821,6 +821,85 @@ fn hook_skips_the_sections_of_a_disabled_service() {
 }
 
 #[test]
+fn hook_runs_one_update_per_section_for_ifup_then_ifupdate() {
+    let stub = StubServer::plain();
+    let sb = Sandbox::new("hook-once");
+    write_hook_config(&sb, &stub.url());
+    // a stand-in of the binary that takes 2 s (as a run waiting its jitter
+    // would) and sends nothing
+    let mut ifup = WAN_UP.to_vec();
+    ifup.push(("MTGSY_TEST_REAL", "true"));
+    let mut ifupdate = ifup.clone();
+    ifupdate[0] = ("ACTION", "ifupdate");
+    ifupdate.push(("IFUPDATE_ADDRESSES", "1"));
+    for vars in [&ifup, &ifupdate] {
+        let (took, out) = run_hook(&sb, &stub.url(), vars, "2");
+        assert!(out.status.success(), "{out:?}");
+        assert!(took < Duration::from_secs(1), "blocked for {took:?}");
+    }
+    wait_until("3 updates", Duration::from_secs(30), || {
+        sb.calls().len() >= 3
+    });
+    // both events' work is over well before this
+    std::thread::sleep(Duration::from_secs(5));
+    let mut users = users_called(&sb);
+    users.sort();
+    assert_eq!(
+        users,
+        ["home@example.com", "one@example.com", "two.example.com"],
+        "{:?}",
+        sb.calls()
+    );
+    for (argv, _) in sb.calls() {
+        assert_eq!(arg_after(&argv, "--jitter"), Some("10"), "{argv:?}");
+    }
+    assert!(sb
+        .read("syslog")
+        .contains("an update is pending already; it covers this event"));
+    // the markers go with their runs: a later event updates again
+    let left: Vec<_> = fs::read_dir(sb.path("varrun"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".run"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    run_hook(&sb, &stub.url(), &ifup, "");
+    wait_until("3 more updates", Duration::from_secs(30), || {
+        sb.calls().len() >= 6
+    });
+}
+
+#[test]
+fn hook_and_provider_pass_the_jitter_option() {
+    let stub = StubServer::plain();
+    let sb = Sandbox::new("hook-jitter");
+    write_hook_config(&sb, &stub.url());
+    let config = sb.path("config/mtgsy-ddns");
+    let own = fs::read_to_string(&config).unwrap().replacen(
+        "config service 'home'\n",
+        "config service 'home'\n\toption jitter '0'\n",
+        1,
+    );
+    fs::write(&config, own).unwrap();
+    write_initd(&sb, false, true);
+    let mut ifup = WAN_UP.to_vec();
+    ifup.push(("MTGSY_TEST_REAL", "true"));
+    run_hook(&sb, &stub.url(), &ifup, "");
+    wait_until("1 update", Duration::from_secs(30), || {
+        !sb.calls().is_empty()
+    });
+    assert_eq!(arg_after(&sb.calls()[0].0, "--jitter"), Some("0"));
+
+    // the provider: the section's option, 10 when unset
+    for (extra, want) in [(vec![("jitter", "0")], "0"), (vec![], "10")] {
+        let sb = Sandbox::new("provider-jitter");
+        let r = run_provider(&sb, &stub.url(), &section(&extra), IP1, "update");
+        assert_eq!(r.rc, 0, "{}", r.stdout);
+        assert_eq!(arg_after(&sb.calls()[0].0, "--jitter"), Some(want));
+    }
+}
+
+#[test]
 fn hook_waits_for_the_clock_and_writes_no_1970_state() {
     let stub = StubServer::plain();
     let sb = Sandbox::new("hook-clock");

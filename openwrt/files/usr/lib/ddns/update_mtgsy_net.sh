@@ -17,6 +17,13 @@
 # offline_url=URL offline_text=TEXT (%20 for a space) mx=HOST. server=URL
 # (see openwrt/README.md for the escaping rules).
 #
+# jitter: the longest random delay (seconds, 0-300) the binary waits before
+# an update it would send; default 10, as for the hotplug hook. This script
+# cannot tell why ddns-scripts called it, but ddns-scripts starts its updater
+# on ifup, so after a regional outage every router of a fleet gets here in
+# the same second; a run started by hand waits a few seconds more. Set
+# `option jitter 0` to send at once.
+#
 # The password reaches the binary through a 0600 file,
 # /var/run/mtgsy-ddns/ddns.<section>.pass, never through argv or the
 # environment.

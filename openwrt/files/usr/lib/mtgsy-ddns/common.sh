@@ -78,6 +78,7 @@ check_interval  uinteger:10                                           -
 check_unit      or("seconds","minutes","hours","days"):minutes        -
 force_interval  uinteger:72                                           -
 force_unit      or("seconds","minutes","hours","days"):hours          -
+jitter          uinteger:10                                           -
 param_opt       string                                                -
 '
 
@@ -85,6 +86,12 @@ param_opt       string                                                -
 # day, a safety-net check at most once a minute.
 MTGSY_FORCE_MIN=86400
 MTGSY_CHECK_MIN=60
+# The longest random delay (seconds) before an update an interface event
+# triggered, when a section sets no `jitter`: every update these scripts run
+# follows an event (hotplug's ifup/ifupdate; ddns-scripts starts its updater
+# on ifup), and a fleet of routers must not all send in the same second after
+# a regional outage. 0 turns it off.
+MTGSY_JITTER=10
 
 # mtgsy_validate_spec: print the table as uci_load_validate's arguments
 # (name:type[:default]), one per line.
@@ -359,6 +366,7 @@ EOF
 		MTGSY_ERROR="force_interval/force_unit: 0 is less than 24 hours"
 		return 1
 	fi
+	mtgsy_add --jitter "${jitter:-$MTGSY_JITTER}"
 	if [ "$__cmd" = watch ]; then
 		mtgsy_interval check minutes || return 1
 		if [ -n "$MTGSY_SECS" ]; then
