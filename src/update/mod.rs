@@ -61,9 +61,10 @@ const REPLY_CHARS: usize = 512;
 
 /// Runs one guarded update: detect, validate, [`begin`], send,
 /// [`Permit::conclude`]. With `config.jitter` set, a run the guard would
-/// let send first waits its random delay (at most `jitter` seconds) and detects the
-/// address again. Errors are input, state and detection problems (nothing
-/// was sent); everything else, replies included, is an [`Outcome`].
+/// let send first waits a random delay of at most that many seconds, then
+/// detects the address again. Errors are input, state and detection
+/// problems (nothing was sent); everything else, replies included, is an
+/// [`Outcome`].
 pub fn run(
     config: &Config,
     opts: &RunOptions,
