@@ -368,9 +368,11 @@ pub unsafe extern "C" fn mtgsy_reset(h: *mut mtgsy) -> c_int {
 /// `ca_file`, `allow_http`, `timeout`, `ip`, `ip_source`, `interface`,
 /// `ip_url`, `ip_command`, `allow_private`, `hb`, `stealth`, `port`,
 /// `offline_url`, `offline_text`, `mx`, `state`, `lookup_host`,
-/// `force_interval`, `check_interval`; and `dry_run` (`"1"`: `mtgsy_update`
-/// finds the address and asks the rate guard but sends nothing and writes
-/// no state; its result says what would be sent).
+/// `force_interval`, `check_interval`, `jitter` (seconds, 0 to 300:
+/// `mtgsy_update` then waits a random delay of up to that long before it
+/// sends, so a fleet does not send in the same second); and `dry_run`
+/// (`"1"`: `mtgsy_update` finds the address and asks the rate guard but
+/// sends nothing and writes no state; its result says what would be sent).
 ///
 /// Of the address settings `ip`, `interface`, `ip_url` and `ip_command`,
 /// the one set selects the source (`ip_source` may name it too); two of
@@ -456,6 +458,10 @@ pub unsafe extern "C" fn mtgsy_set_log(
 /// With the `dry_run` setting on, it stops before the lock: nothing is
 /// sent, the state file is not written, and the result (`outcome`
 /// `dry-run`, `sent` 0) says in `message` what would be sent.
+///
+/// With the `jitter` setting, an update the rate guard would send first
+/// waits a random 0 to `jitter` seconds (blocking), then reads the address
+/// again; one it holds back returns at once.
 ///
 /// `force` non-zero sends even an unchanged address (the 10-minute floor
 /// still holds, and an update that changes nothing goes out at most once
