@@ -8,8 +8,8 @@
 //!
 //! Which keys exist, how each is written and its bounds are rows of one
 //! table, [`table::SETTINGS`]; this file keeps each one's typed field
-//! ([`Settings::slot`]), the few checks a kind cannot express
-//! ([`Settings::rule`]) and how they combine ([`Settings::resolve`]).
+//! (`Settings::slot`), the few checks a kind cannot express
+//! (`Settings::rule`) and how they combine ([`Settings::resolve`]).
 
 #![forbid(unsafe_code)]
 
@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::config_file::{FileObject, FileValue};
 use crate::detect::AddressSource;
 use crate::error::InputError;
-use crate::guard::DEFAULT_FORCE_INTERVAL_S;
+use crate::guard::{DEFAULT_FORCE_INTERVAL_S, MIN_FORCE_INTERVAL_S};
 use crate::request::{self, Secret, Server};
 use crate::transport::TransportConfig;
 
@@ -35,7 +35,8 @@ pub use table::{Group, Kind, Setting, SETTINGS};
 /// over the top level) that names any of them replaces them all.
 pub const ADDRESS_KEYS: &[&str] = &["ip", "ip_source", "interface", "ip_url", "ip_command"];
 
-/// Default for `timeout`, in seconds.
+/// Default for `timeout`, in seconds (the table shows the same; a test
+/// checks that the defaults shown are the ones applied).
 pub const DEFAULT_TIMEOUT_S: u64 = 30;
 /// Default for `check_interval` (watch mode), in seconds.
 pub const DEFAULT_CHECK_INTERVAL_S: u64 = 600;
@@ -132,47 +133,35 @@ impl Slot<'_> {
         true
     }
 
-    /// The value as text (`1`/`0` for switches), `(set)` for a secret;
-    /// `None` when unset.
+    /// The value as text (`1`/`0` for switches; text is taken out),
+    /// `(set)` for a secret; `None` when unset.
     fn shown(self) -> Option<String> {
-        let flag = |on: bool| if on { "1" } else { "0" }.to_string();
+        let flag = |on: bool| String::from(if on { "1" } else { "0" });
         match self {
-            Slot::Text(v) => v.clone(),
-            Slot::Path(v) => v.as_ref().map(|p| p.display().to_string()),
-            Slot::Secret(v) => v.as_ref().map(|_| "(set)".to_string()),
-            Slot::Ip(v) => v.map(|ip| ip.to_string()),
+            Slot::Text(v) => v.take(),
+            Slot::Path(v) => v.as_ref().map(|p| format!("{}", p.display())),
+            Slot::Secret(v) => v.as_ref().map(|_| String::from("(set)")),
+            Slot::Ip(v) => v.map(|ip| format!("{ip}")),
             Slot::Switch(v) => Some(flag(*v)),
             Slot::Flag(v) => v.map(flag),
-            Slot::Seconds(v) => v.map(|n| n.to_string()),
-            Slot::Port(v) => v.map(|n| n.to_string()),
+            Slot::Seconds(v) => v.map(|n| format!("{n}")),
+            Slot::Port(v) => v.map(|n| format!("{n}")),
         }
     }
 }
 
-impl Kind {
-    /// The generic check of a value of this kind, for `key`.
-    fn parse(self, key: &str, value: &str) -> Result<Value, InputError> {
-        Ok(match self {
+impl Setting {
+    /// The generic check of a value of this row's kind: its syntax (and
+    /// for [`Kind::OneOf`] its words); bounds come after the setting's own
+    /// rule, in [`Setting::check_bounds`].
+    fn parse(&self, value: &str) -> Result<Value, InputError> {
+        let key = self.name();
+        Ok(match self.kind {
             Kind::Text => Value::Text(value.to_string()),
             Kind::NonEmpty | Kind::Path => Value::Text(non_empty(key, value)?),
             Kind::Switch => Value::Bool(parse_bool(key, value)?),
             Kind::ZeroOne => Value::Bool(parse_flag01(key, value)?),
-            Kind::Seconds { min, max, why } => {
-                let n: u64 = parse_number(key, value, "a number of seconds")?;
-                if n < min && max == table::MAX_SECONDS {
-                    return Err(InputError::new(
-                        key,
-                        format!("must be at least {min} seconds{why}"),
-                    ));
-                }
-                if !(min..=max).contains(&n) {
-                    return Err(InputError::new(
-                        key,
-                        format!("must be from {min} to {max} seconds"),
-                    ));
-                }
-                Value::Number(n)
-            }
+            Kind::Seconds { .. } => Value::Number(parse_number(key, value, "a number of seconds")?),
             Kind::Port => {
                 let port: u16 = parse_number(key, value, "a port number from 1 to 65535")?;
                 Value::Number(port.into())
@@ -180,16 +169,39 @@ impl Kind {
             Kind::Ipv4 => Value::Ip(value.trim().parse().map_err(|_| {
                 InputError::new(key, format!("{value:?} is not an IPv4 address (a.b.c.d)"))
             })?),
-            Kind::OneOf(words) => {
-                if !words.contains(&value) {
+            Kind::OneOf => {
+                // The words are the placeholder's: `interface|web|command`.
+                if !self.value().split('|').any(|word| word == value) {
                     return Err(InputError::new(
                         key,
-                        format!("{value:?} is not one of {}", words.join(", ")),
+                        format!(
+                            "{value:?} is not one of {}",
+                            self.value().replace('|', ", ")
+                        ),
                     ));
                 }
                 Value::Text(value.to_string())
             }
         })
+    }
+
+    /// A number of seconds within the row's bounds.
+    fn check_bounds(&self, value: &Value) -> Result<(), InputError> {
+        let (Kind::Seconds { min, max }, Value::Number(n)) = (self.kind, value) else {
+            return Ok(());
+        };
+        match max {
+            table::NO_MAX if *n < u64::from(min) => Err(InputError::new(
+                self.name(),
+                format!("must be at least {min} seconds"),
+            )),
+            table::NO_MAX => Ok(()),
+            _ if !(u64::from(min)..=u64::from(max)).contains(n) => Err(InputError::new(
+                self.name(),
+                format!("must be from {min} to {max} seconds"),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -244,12 +256,13 @@ fn non_empty(key: &str, value: &str) -> Result<String, InputError> {
 impl Settings {
     /// Sets `key` from a string value. Unknown keys and bad values are
     /// refused with the key named; the value is never echoed for secrets.
-    /// The row of [`SETTINGS`] gives the generic check, [`Settings::rule`]
-    /// any check of the setting's own, [`Settings::slot`] where it is kept.
+    /// The row of [`SETTINGS`] gives the generic check, `Settings::rule`
+    /// any check of the setting's own, `Settings::slot` where it is kept.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), InputError> {
         let setting = table::find(key).ok_or_else(|| unknown_key(key))?;
-        let value = setting.kind.parse(key, value)?;
+        let value = setting.parse(value)?;
         let value = self.rule(key, value)?;
+        setting.check_bounds(&value)?;
         if self.slot(key).is_some_and(|slot| slot.put(value)) {
             Ok(())
         } else {
@@ -257,13 +270,22 @@ impl Settings {
         }
     }
 
-    /// The checks of a setting's own, after its kind's; it may rewrite
-    /// the value (a domain's final dot) or set more (`password_file`).
+    /// The checks of a setting's own, after its kind's syntax and before
+    /// its bounds; it may rewrite the value (a domain's final dot) or set
+    /// more (`password_file`).
     fn rule(&mut self, key: &str, value: Value) -> Result<Value, InputError> {
         let text = match (key, value) {
             ("port", Value::Number(port)) => {
                 request::check_port(u16::try_from(port).unwrap_or(0))?;
                 return Ok(Value::Number(port));
+            }
+            ("force_interval", Value::Number(s)) if s < MIN_FORCE_INTERVAL_S as u64 => {
+                return Err(InputError::new(
+                    key,
+                    format!(
+                        "must be at least {MIN_FORCE_INTERVAL_S} seconds (24 h): updates that change nothing count as abuse"
+                    ),
+                ));
             }
             (_, Value::Text(text)) => text,
             (_, value) => return Ok(value),
@@ -334,12 +356,11 @@ impl Settings {
     /// Every setting of [`SETTINGS`] with its value as text, or its default
     /// ([`default_of`]) when unset, or `None`. The password is never
     /// shown: `(set)` when it is.
-    pub fn shown(&self) -> Vec<(&'static Setting, Option<String>)> {
-        let mut copy = self.clone();
+    pub fn into_shown(mut self) -> Vec<(&'static Setting, Option<String>)> {
         SETTINGS
             .iter()
             .map(|s| {
-                let value = copy.slot(s.name).and_then(Slot::shown);
+                let value = self.slot(s.name()).and_then(Slot::shown);
                 (s, value.or_else(|| default_of(s)))
             })
             .collect()
@@ -422,7 +443,7 @@ impl Settings {
                 .unwrap_or_else(crate::state::default_path),
             lookup_host: self.lookup_host.clone(),
             force_interval: self.force_interval.map_or(DEFAULT_FORCE_INTERVAL_S, |s| {
-                s.min(table::MAX_SECONDS) as i64
+                i64::try_from(s).unwrap_or(i64::MAX)
             }),
             check_interval: Duration::from_secs(
                 self.check_interval.unwrap_or(DEFAULT_CHECK_INTERVAL_S),
@@ -485,8 +506,8 @@ impl Settings {
 /// row's, or for `state` the path this system uses; `None` when unset
 /// means "not sent".
 pub fn default_of(setting: &Setting) -> Option<String> {
-    match setting.default {
-        "" if setting.name == "state" => Some(crate::state::default_path().display().to_string()),
+    match setting.default() {
+        "" if setting.name() == "state" => Some(crate::state::default_path().display().to_string()),
         "" => None,
         default => Some(default.to_string()),
     }
@@ -596,7 +617,7 @@ mod tests {
     /// A value the setting takes and one it refuses: the kind's, unless
     /// the setting has a rule of its own.
     fn samples(s: &Setting, password_file: &str) -> (String, String) {
-        let (good, bad) = match s.name {
+        let (good, bad) = match s.name() {
             "username" => ("home.example.com.", "a b"),
             "password" => ("pw", "x\ny"),
             "password_file" => (password_file, "/nonexistent/pw"),
@@ -612,11 +633,11 @@ mod tests {
                 Kind::Switch => ("yes", "maybe"),
                 Kind::ZeroOne => ("1", "yes"),
                 Kind::Ipv4 => ("1.2.3.4", "1.2.3"),
-                Kind::OneOf(words) => (words[0], "none of them"),
+                Kind::OneOf => (s.value().split('|').next().unwrap(), "none of them"),
                 Kind::Seconds { min, .. } => {
                     return (min.to_string(), (min - 1).to_string());
                 }
-                Kind::Port | Kind::Text => panic!("{}: give it samples here", s.name),
+                Kind::Port | Kind::Text => panic!("{}: give it samples here", s.name()),
             },
         };
         (good.to_string(), bad.to_string())
@@ -626,23 +647,23 @@ mod tests {
     fn every_row_takes_its_value_and_refuses_a_bad_one_by_name() {
         let file = std::env::temp_dir().join(format!("mtgsy-pw-{}", std::process::id()));
         std::fs::write(&file, "pw\n").unwrap();
-        let before = Settings::default().shown();
+        let before = Settings::default().into_shown();
         for (i, s) in SETTINGS.iter().enumerate() {
             let (good, bad) = samples(s, &file.display().to_string());
             let mut settings = Settings::default();
             settings
-                .set(s.name, &good)
-                .unwrap_or_else(|e| panic!("{}: {good:?}: {e}", s.name));
+                .set(s.name(), &good)
+                .unwrap_or_else(|e| panic!("{}: {good:?}: {e}", s.name()));
             // Kept where `mtgsy-ddns config` finds it.
-            let shown = &settings.shown()[i];
-            assert_eq!(shown.0.name, s.name);
+            let shown = &settings.into_shown()[i];
+            assert_eq!(shown.0.name(), s.name());
             assert!(
                 shown.1.is_some() && shown.1 != before[i].1,
                 "{}: {shown:?}",
-                s.name
+                s.name()
             );
-            let e = Settings::default().set(s.name, &bad).expect_err(s.name);
-            assert_eq!(e.field(), s.name, "{e}");
+            let e = Settings::default().set(s.name(), &bad).expect_err(s.name());
+            assert_eq!(e.field(), s.name(), "{e}");
             assert_ne!(e.reason(), "is not a known setting", "{e}");
         }
         let _ = std::fs::remove_file(&file);
@@ -655,12 +676,12 @@ mod tests {
 
     #[test]
     fn the_default_shown_is_the_one_applied() {
-        for s in SETTINGS.iter().filter(|s| !s.default.is_empty()) {
+        for s in SETTINGS.iter().filter(|s| !s.default().is_empty()) {
             let mut given = base();
-            given.set(s.name, s.default).unwrap();
-            assert_eq!(given.resolve(), base().resolve(), "{}", s.name);
+            given.set(s.name(), s.default()).unwrap();
+            assert_eq!(given.resolve(), base().resolve(), "{}", s.name());
         }
-        let state = SETTINGS.iter().find(|s| s.name == "state").unwrap();
+        let state = SETTINGS.iter().find(|s| s.name() == "state").unwrap();
         assert_eq!(
             default_of(state).map(PathBuf::from),
             Some(crate::state::default_path())
@@ -669,8 +690,8 @@ mod tests {
 
     #[test]
     fn the_password_is_never_shown() {
-        let shown = base().shown();
-        let password = shown.iter().find(|s| s.0.name == "password").unwrap();
+        let shown = base().into_shown();
+        let password = shown.iter().find(|s| s.0.name() == "password").unwrap();
         assert_eq!(password.1.as_deref(), Some("(set)"));
         assert!(!format!("{shown:?}").contains("\"pw\""), "{shown:?}");
     }

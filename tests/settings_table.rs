@@ -141,7 +141,7 @@ fn setting_flags() -> BTreeSet<String> {
 
 #[test]
 fn config_shows_every_setting_of_the_table_in_its_order() {
-    let names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+    let names: Vec<&str> = SETTINGS.iter().map(|s| s.name()).collect();
     assert_eq!(config_keys(), names);
     for key in NOT_FLAGS {
         assert!(names.contains(key), "NOT_FLAGS names {key}, no setting");
@@ -213,16 +213,16 @@ fn openwrt_options_are_the_table_uci_options_plus_the_shell_own() {
     let options = mtgsy_options();
     let names: BTreeSet<&str> = options.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.len() > 10, "{options:?}");
-    for s in SETTINGS.iter().filter(|s| !s.uci.is_empty()) {
+    for s in SETTINGS.iter().filter(|s| !s.uci().is_empty()) {
         assert!(
-            names.contains(s.uci),
+            names.contains(s.uci()),
             "setting {} is fed by UCI option {}, which MTGSY_OPTIONS lacks",
-            s.name,
-            s.uci
+            s.name(),
+            s.uci()
         );
     }
     for name in &names {
-        let fed = SETTINGS.iter().any(|s| s.uci == *name);
+        let fed = SETTINGS.iter().any(|s| s.uci() == *name);
         let own = SHELL_ONLY.iter().any(|(n, _)| n == name);
         assert!(
             fed != own,
@@ -240,9 +240,9 @@ fn openwrt_options_are_the_table_uci_options_plus_the_shell_own() {
     for (name, column3) in &options {
         if let Some(f) = column3.strip_prefix("--") {
             let f = format!("--{}", f.trim_end_matches("=bool"));
-            let setting = SETTINGS.iter().find(|s| s.uci == *name);
+            let setting = SETTINGS.iter().find(|s| s.uci() == *name);
             assert_eq!(
-                setting.map(|s| flag(s.name)),
+                setting.map(|s| flag(s.name())),
                 Some(f.clone()),
                 "MTGSY_OPTIONS' {name} passes {f}"
             );

@@ -15,7 +15,7 @@
 //! ```text
 //! // 1. a row of SETTINGS (its place in the list is its place in --help):
 //! //  name       kind: generic parsing and bounds
-//! row("timeout", Kind::Seconds { min: 1, max: 300, why: "" },
+//! row!("timeout", Kind::Seconds { min: 1, max: 300 },
 //! //  group             placeholder  help line                  default  UCI option
 //!     Group::Transport, "SECONDS",   "connect + whole request", "30",    "timeout"),
 //! // 2. in config.rs: a field `timeout: Option<u64>` of Settings, its slot
@@ -52,22 +52,21 @@ pub enum Kind {
     Switch,
     /// Exactly `0` or `1`.
     ZeroOne,
-    /// A whole number of seconds from `min` to `max`; `why` ends the
-    /// message of a value below `min`.
+    /// A whole number of seconds from `min` to `max` ([`NO_MAX`]: no
+    /// upper bound).
     Seconds {
         /// Smallest value taken.
-        min: u64,
+        min: u32,
         /// Largest value taken.
-        max: u64,
-        /// Why the floor is there (may be empty).
-        why: &'static str,
+        max: u32,
     },
     /// A TCP port number, 1 to 65535.
     Port,
     /// An IPv4 address, `a.b.c.d`.
     Ipv4,
-    /// One of these words.
-    OneOf(&'static [&'static str]),
+    /// One of the words of the placeholder ([`Setting::value`]), which
+    /// are written `a|b|c`.
+    OneOf,
 }
 
 /// The sections of `--help`, in order.
@@ -111,29 +110,20 @@ impl Group {
     }
 }
 
-/// One setting: a row of [`SETTINGS`].
+/// One setting: a row of [`SETTINGS`], made by `row!`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Setting {
-    /// The key: in a config file, for `mtgsy_set`; the flag is
-    /// `--` and the key with dashes (`ip_url` is `--ip-url`).
-    pub name: &'static str,
     /// How the value is written and checked.
     pub kind: Kind,
     /// The `--help` section.
     pub group: Group,
-    /// The value's placeholder in `--help` (`SECONDS`); empty when the
-    /// kind shows it (switches, `0|1`, one of some words).
-    pub value: &'static str,
-    /// What it does, for `--help`; `\n` starts a new line.
-    pub help: &'static str,
-    /// The default as `--help` and `mtgsy-ddns config` show it; empty
-    /// when unset means "not sent" or the default is found at run time.
-    pub default: &'static str,
     /// Never a flag value and never shown (the password).
     pub secret: bool,
-    /// The OpenWrt UCI option that feeds it (`MTGSY_OPTIONS` in
-    /// `common.sh`); empty when none does.
-    pub uci: &'static str,
+    /// [`Setting::name`], [`Setting::value`], [`Setting::help`],
+    /// [`Setting::default`] and [`Setting::uci`], each ended by a unit
+    /// separator: one string, not five, keeps the table small in the
+    /// binary.
+    text: &'static str,
 }
 
 impl Setting {
@@ -142,52 +132,87 @@ impl Setting {
         self.kind == Kind::Switch
     }
 
-    /// The placeholder for the value in `--help`: `0|1`, the words of
-    /// [`Kind::OneOf`] joined by `|`, or [`Setting::value`].
-    pub fn placeholder(&self) -> String {
-        match self.kind {
-            Kind::ZeroOne => "0|1".into(),
-            Kind::OneOf(words) => words.join("|"),
-            _ => self.value.into(),
+    /// The key: in a config file, for `mtgsy_set`; the flag is `--` and
+    /// the key with dashes (`ip_url` is `--ip-url`).
+    pub fn name(&self) -> &'static str {
+        self.part(0)
+    }
+
+    /// The value's placeholder in `--help` (`SECONDS`, `0|1`, for
+    /// [`Kind::OneOf`] its words joined by `|`); empty for a switch.
+    pub fn value(&self) -> &'static str {
+        self.part(1)
+    }
+
+    /// What it does, for `--help`; `\n` starts a new line.
+    pub fn help(&self) -> &'static str {
+        self.part(2)
+    }
+
+    /// The default as `--help` and `mtgsy-ddns config` show it; empty
+    /// when unset means "not sent" or the default is found at run time.
+    pub fn default(&self) -> &'static str {
+        self.part(3)
+    }
+
+    /// The OpenWrt UCI option that feeds it (`MTGSY_OPTIONS` in
+    /// `common.sh`); empty when none does.
+    pub fn uci(&self) -> &'static str {
+        self.part(4)
+    }
+
+    /// Part `n` of `text` (a byte loop: smaller than `split` in the binary).
+    fn part(&self, n: usize) -> &'static str {
+        let text = self.text;
+        let (mut start, mut part) = (0, 0);
+        for (i, byte) in text.bytes().enumerate() {
+            if byte == 0x1f {
+                if part == n {
+                    return text.get(start..i).unwrap_or("");
+                }
+                part += 1;
+                start = i + 1;
+            }
         }
+        ""
     }
 }
 
 /// The row named `name`, if any.
 pub fn find(name: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.name == name)
+    SETTINGS.iter().find(|s| s.name() == name)
 }
 
-/// A row that is not secret, its fields in [`Setting`]'s order: name,
-/// kind, group, placeholder, help, default, UCI option.
-const fn row(
-    name: &'static str,
-    kind: Kind,
-    group: Group,
-    value: &'static str,
-    help: &'static str,
-    default: &'static str,
-    uci: &'static str,
-) -> Setting {
-    Setting {
-        name,
-        kind,
-        group,
-        value,
-        help,
-        default,
-        secret: false,
-        uci,
-    }
+/// A row: name, kind, group, placeholder, help, default, UCI option (the
+/// last four literals); `secret` after them for the password.
+macro_rules! row {
+    ($name:literal, $kind:expr, $group:expr, $value:literal, $help:literal,
+     $default:literal, $uci:literal $(,)?) => {
+        row!(@ $name, $kind, $group, $value, $help, $default, $uci, false)
+    };
+    ($name:literal, $kind:expr, $group:expr, $value:literal, $help:literal,
+     $default:literal, $uci:literal, secret $(,)?) => {
+        row!(@ $name, $kind, $group, $value, $help, $default, $uci, true)
+    };
+    (@ $name:literal, $kind:expr, $group:expr, $value:literal, $help:literal,
+     $default:literal, $uci:literal, $secret:literal) => {
+        Setting {
+            kind: $kind,
+            group: $group,
+            secret: $secret,
+            text: concat!(
+                $name, "\x1f", $value, "\x1f", $help, "\x1f", $default, "\x1f", $uci, "\x1f"
+            ),
+        }
+    };
 }
 
-/// The largest number of seconds any interval takes (it must fit the
-/// guard's signed time).
-pub const MAX_SECONDS: u64 = i64::MAX as u64;
+/// [`Kind::Seconds`]' `max` for "no upper bound".
+pub const NO_MAX: u32 = u32::MAX;
 
 /// Every setting, in `--help` order.
 pub const SETTINGS: &[Setting] = &[
-    row(
+    row!(
         "username",
         Kind::Text,
         Group::Account,
@@ -196,17 +221,17 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "username",
     ),
-    Setting {
-        name: "password",
-        kind: Kind::Text,
-        group: Group::Account,
-        value: "",
-        help: "the account password: MTGSY_PASSWORD or the config file",
-        default: "",
-        secret: true,
-        uci: "password",
-    },
-    row(
+    row!(
+        "password",
+        Kind::Text,
+        Group::Account,
+        "",
+        "the account password: MTGSY_PASSWORD or the config file",
+        "",
+        "password",
+        secret
+    ),
+    row!(
         "password_file",
         Kind::Path,
         Group::Account,
@@ -215,7 +240,7 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "",
     ),
-    row(
+    row!(
         "ip",
         Kind::Ipv4,
         Group::Address,
@@ -224,7 +249,7 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "ip",
     ),
-    row(
+    row!(
         "interface",
         Kind::NonEmpty,
         Group::Address,
@@ -233,7 +258,7 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "ip_interface",
     ),
-    row(
+    row!(
         "ip_url",
         Kind::NonEmpty,
         Group::Address,
@@ -242,7 +267,7 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "ip_url",
     ),
-    row(
+    row!(
         "ip_command",
         Kind::NonEmpty,
         Group::Address,
@@ -251,16 +276,16 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "ip_script",
     ),
-    row(
+    row!(
         "ip_source",
-        Kind::OneOf(&["interface", "web", "command"]),
+        Kind::OneOf,
         Group::Address,
-        "",
+        "interface|web|command",
         "optional; names the source given",
         "",
         "ip_source",
     ),
-    row(
+    row!(
         "allow_private",
         Kind::Switch,
         Group::Address,
@@ -269,7 +294,7 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "allow_private",
     ),
-    row(
+    row!(
         "lookup_host",
         Kind::Text,
         Group::Address,
@@ -278,25 +303,25 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "lookup_host",
     ),
-    row(
+    row!(
         "hb",
         Kind::ZeroOne,
         Group::Request,
-        "",
+        "0|1",
         "heartbeats, always sent",
         "0",
         "hb",
     ),
-    row(
+    row!(
         "stealth",
         Kind::ZeroOne,
         Group::Request,
-        "",
+        "0|1",
         "offline redirect in a hidden frame",
         "",
         "stealth",
     ),
-    row(
+    row!(
         "port",
         Kind::Port,
         Group::Request,
@@ -305,7 +330,7 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "port",
     ),
-    row(
+    row!(
         "offline_url",
         Kind::Text,
         Group::Request,
@@ -314,7 +339,7 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "offline_url",
     ),
-    row(
+    row!(
         "offline_text",
         Kind::Text,
         Group::Request,
@@ -323,7 +348,7 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "offline_text",
     ),
-    row(
+    row!(
         "mx",
         Kind::Text,
         Group::Request,
@@ -332,16 +357,16 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "mx",
     ),
-    row(
+    row!(
         "server",
         Kind::NonEmpty,
         Group::Transport,
         "URL",
         "the update endpoint",
-        crate::request::DEFAULT_SERVER,
+        "https://www.mtgsy.net/dns/update.php",
         "server",
     ),
-    row(
+    row!(
         "ca_file",
         Kind::Path,
         Group::Transport,
@@ -350,7 +375,7 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "cacert",
     ),
-    row(
+    row!(
         "allow_http",
         Kind::Switch,
         Group::Transport,
@@ -359,20 +384,16 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "use_https",
     ),
-    row(
+    row!(
         "timeout",
-        Kind::Seconds {
-            min: 1,
-            max: 300,
-            why: "",
-        },
+        Kind::Seconds { min: 1, max: 300 },
         Group::Transport,
         "SECONDS",
         "connect + whole request",
         "30",
         "timeout",
     ),
-    row(
+    row!(
         "state",
         Kind::Path,
         Group::GuardAndState,
@@ -381,25 +402,23 @@ pub const SETTINGS: &[Setting] = &[
         "",
         "",
     ),
-    row(
+    row!(
         "force_interval",
         Kind::Seconds {
-            min: MIN_FORCE_INTERVAL_S as u64,
-            max: MAX_SECONDS,
-            why: " (24 h): updates that change nothing count as abuse",
+            min: MIN_FORCE_INTERVAL_S as u32,
+            max: NO_MAX,
         },
         Group::GuardAndState,
         "SECS",
-        "resend an unchanged address after this long",
+        "resend an unchanged address after this long;\n24 h = 86400, 72 h = 259200",
         "259200",
         "force_interval",
     ),
-    row(
+    row!(
         "check_interval",
         Kind::Seconds {
             min: 60,
-            max: MAX_SECONDS,
-            why: "",
+            max: NO_MAX,
         },
         Group::Watch,
         "SECS",
@@ -417,30 +436,60 @@ mod tests {
     fn names_are_unique_lower_case_keys() {
         for (i, s) in SETTINGS.iter().enumerate() {
             assert!(
-                s.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                s.name()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
                 "{}",
-                s.name
+                s.name()
             );
             assert!(
-                SETTINGS[i + 1..].iter().all(|t| t.name != s.name),
+                SETTINGS[i + 1..].iter().all(|t| t.name() != s.name()),
                 "{} twice",
-                s.name
+                s.name()
             );
-            assert_eq!(find(s.name), Some(s));
+            assert_eq!(find(s.name()), Some(s));
         }
         assert_eq!(find("colour"), None);
     }
 
     #[test]
-    fn every_flag_with_a_value_has_a_placeholder() {
-        for s in SETTINGS.iter().filter(|s| !s.secret && !s.is_switch()) {
-            assert!(!s.placeholder().is_empty(), "{}", s.name);
+    fn every_flag_with_a_value_has_its_placeholder() {
+        for s in SETTINGS.iter().filter(|s| !s.secret) {
+            let expected = match s.kind {
+                Kind::Switch => String::new(),
+                Kind::ZeroOne => "0|1".into(),
+                _ => s.value().to_string(),
+            };
+            assert_eq!(s.value(), expected, "{}", s.name());
+            assert_eq!(s.value().is_empty(), s.is_switch(), "{}", s.name());
         }
-        assert_eq!(find("hb").unwrap().placeholder(), "0|1");
+    }
+
+    #[test]
+    fn each_part_of_a_row_is_its_own() {
+        let timeout = find("timeout").unwrap();
         assert_eq!(
-            find("ip_source").unwrap().placeholder(),
-            "interface|web|command"
+            (
+                timeout.value(),
+                timeout.help(),
+                timeout.default(),
+                timeout.uci()
+            ),
+            ("SECONDS", "connect + whole request", "30", "timeout")
         );
+        let state = find("state").unwrap();
+        assert_eq!((state.default(), state.uci()), ("", ""));
+        assert_eq!(
+            find("server").unwrap().default(),
+            crate::request::DEFAULT_SERVER
+        );
+        for s in SETTINGS {
+            assert!(
+                !s.help().is_empty() && !s.help().contains('\x1f'),
+                "{}",
+                s.name()
+            );
+        }
     }
 
     #[test]

@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn every_setting_is_a_flag_switches_without_a_value() {
         for s in config::SETTINGS {
-            let flag = format!("--{}", s.name.replace('_', "-"));
+            let flag = format!("--{}", s.name().replace('_', "-"));
             let e = p(&["update", &flag]).err();
             match (s.secret, s.is_switch()) {
                 (true, _) => assert!(e.unwrap().reason().contains("never taken"), "{flag}"),

@@ -2,7 +2,7 @@
 //! at run time from the library's table ([`SETTINGS`]), with the command
 //! line's own options after the settings of their group.
 
-use mtgsy_ddns::config::{self, table::MAX_SECONDS, Group, Kind, Setting, SETTINGS};
+use mtgsy_ddns::config::{table::NO_MAX, Group, Kind, Setting, SETTINGS};
 
 /// The help's first lines, also printed alone when no arguments are given.
 pub const USAGE: &str = "\
@@ -62,7 +62,10 @@ const WIDTH: usize = 79;
 
 /// The whole `--help` text.
 pub fn text() -> String {
-    let mut out = format!("mtgsy-ddns: {USAGE}\n");
+    let mut out = String::with_capacity(4096);
+    out.push_str("mtgsy-ddns: ");
+    out.push_str(USAGE);
+    out.push('\n');
     for group in Group::ALL {
         out.push('\n');
         out.push_str(group.title());
@@ -79,56 +82,56 @@ pub fn text() -> String {
 }
 
 /// One setting's lines: `--flag VALUE`, its help, then its default and
-/// bounds in parentheses (the default unless the help already names it).
+/// bounds in parentheses, on the last line if they fit.
 fn option(out: &mut String, setting: &Setting) {
-    let mut flag = format!("    --{}", setting.name.replace('_', "-"));
+    let start = out.len();
+    out.push_str("    --");
+    out.push_str(&setting.name().replace('_', "-"));
     if !setting.is_switch() {
-        flag.push(' ');
-        flag.push_str(&setting.placeholder());
+        out.push(' ');
+        out.push_str(setting.value());
     }
-    let mut notes = Vec::new();
-    let seconds = matches!(setting.kind, Kind::Seconds { .. });
-    if let Some(default) = config::default_of(setting).filter(|d| !setting.help.contains(d)) {
-        match default.parse() {
-            Ok(n) if seconds => notes.push(format!("default {}", in_hours(n))),
-            _ => notes.push(format!("default {default}")),
+    let flag = out.len() - start;
+    pad(out, if flag + 2 <= COLUMN { COLUMN - flag } else { 3 });
+    let mut last = 0;
+    for (i, line) in setting.help().split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            pad(out, COLUMN);
         }
-    }
-    if let Kind::Seconds { min, max, .. } = setting.kind {
-        notes.push(match max {
-            MAX_SECONDS => format!("at least {}", in_hours(min)),
-            _ => format!("{min} to {max}"),
-        });
-    }
-    let mut lines: Vec<String> = setting.help.lines().map(String::from).collect();
-    if !notes.is_empty() {
-        let note = format!("({})", notes.join(", "));
-        match lines.last_mut() {
-            Some(last) if COLUMN + last.len() + 1 + note.len() <= WIDTH => {
-                last.push(' ');
-                last.push_str(&note);
-            }
-            _ => lines.push(note),
-        }
-    }
-    out.push_str(&flag);
-    let pad = match COLUMN.checked_sub(flag.len()) {
-        Some(pad) if pad >= 2 => pad,
-        _ => 3,
-    };
-    for (i, line) in lines.iter().enumerate() {
-        let indent = if i == 0 { pad } else { COLUMN };
-        out.extend(std::iter::repeat_n(' ', indent));
         out.push_str(line);
-        out.push('\n');
+        last = line.len();
     }
+    let default = setting.default();
+    let bounds = match setting.kind {
+        Kind::Seconds { min, max: NO_MAX } => format!("at least {min}"),
+        Kind::Seconds { min, max } => format!("{min} to {max}"),
+        _ => String::new(),
+    };
+    if default.is_empty() && bounds.is_empty() {
+        out.push('\n');
+        return;
+    }
+    // " (default D, B)"
+    let width = default.len() + bounds.len() + 14;
+    if COLUMN + last + width <= WIDTH {
+        out.push(' ');
+    } else {
+        out.push('\n');
+        pad(out, COLUMN);
+    }
+    out.push('(');
+    if !default.is_empty() {
+        out.push_str("default ");
+        out.push_str(default);
+        out.push_str(if bounds.is_empty() { "" } else { ", " });
+    }
+    out.push_str(&bounds);
+    out.push_str(")\n");
 }
 
-/// A number of seconds, with its hours when it is whole hours
-/// (`86400 = 24 h`).
-fn in_hours(seconds: u64) -> String {
-    match seconds {
-        s if s >= 3600 && s % 3600 == 0 => format!("{s} = {} h", s / 3600),
-        s => s.to_string(),
-    }
+/// `n` spaces (at most [`COLUMN`]).
+fn pad(out: &mut String, n: usize) {
+    const SPACES: &str = "                           ";
+    out.push_str(SPACES.get(..n).unwrap_or(SPACES));
 }

@@ -78,7 +78,7 @@ fn run_config(cli: &Cli) -> i32 {
         } else {
             settings.resolve()?;
         }
-        Ok(settings.shown())
+        Ok(settings.into_shown())
     })();
     let shown = match result {
         Ok(shown) => shown,
@@ -87,25 +87,29 @@ fn run_config(cli: &Cli) -> i32 {
             return e.status().code();
         }
     };
-    if cli.json {
-        // One object; values as text (as a config file takes them), null
-        // when unset.
-        let fields: Vec<String> = shown
-            .iter()
-            .map(|(setting, value)| {
-                let value = value.as_deref().map_or("null".into(), json_string);
-                format!("{}:{value}", json_string(setting.name))
-            })
-            .collect();
-        println!("{{{}}}", fields.join(","));
-    } else {
-        for (setting, value) in &shown {
-            match value {
-                Some(value) => println!("{} = {value}", setting.name),
-                None => println!("{} =", setting.name),
+    let mut text = String::with_capacity(1024);
+    for (i, (setting, value)) in shown.iter().enumerate() {
+        if cli.json {
+            // One object; values as text (as a config file takes them),
+            // null when unset.
+            text.push_str(if i == 0 { "{" } else { "," });
+            text.push_str(&json_string(setting.name()));
+            text.push(':');
+            text.push_str(&value.as_deref().map_or("null".into(), json_string));
+        } else {
+            text.push_str(setting.name());
+            text.push_str(" =");
+            if let Some(value) = value {
+                text.push(' ');
+                text.push_str(value);
             }
+            text.push('\n');
         }
     }
+    if cli.json {
+        text.push_str("}\n");
+    }
+    print!("{text}");
     0
 }
 
