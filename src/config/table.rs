@@ -10,7 +10,7 @@
 //!
 //! # Adding a setting
 //!
-//! `timeout` is a whole row, and its behaviour two lines elsewhere:
+//! `timeout` is one row here and its behaviour a few lines in `config.rs`:
 //!
 //! ```text
 //! // 1. a row of SETTINGS (its place in the list is its place in --help):
@@ -28,9 +28,12 @@
 //! Then `--timeout SECONDS` exists, `--help` lists it, a config file may
 //! hold `"timeout"`, `mtgsy_set(h, "timeout", ...)` takes it and
 //! `mtgsy-ddns config` shows it. Document the flag in README's option list
-//! and, when `uci` names an option, add it to `MTGSY_OPTIONS` in
-//! `openwrt/files/usr/lib/mtgsy-ddns/common.sh`; the tests say when either
-//! is missing.
+//! and, when the row names a UCI option, add it to `MTGSY_OPTIONS` in
+//! `openwrt/files/usr/lib/mtgsy-ddns/common.sh`. The tests say what is
+//! missing: a row without a slot or with the wrong kind
+//! (`config::tests::every_row_takes_its_value_and_refuses_a_bad_one_by_name`
+//! gives each kind a good and a bad value), README or `MTGSY_OPTIONS`
+//! lacking it (`tests/settings_table.rs`).
 //!
 //! [`Settings::set`]: crate::config::Settings::set
 
