@@ -855,7 +855,7 @@ fn hook_runs_one_update_per_section_for_ifup_then_ifupdate() {
     }
     assert!(sb
         .read("syslog")
-        .contains("an update is pending already; it covers this event"));
+        .contains("an update pending or started since covers this event"));
     // the markers go with their runs: a later event updates again
     let left: Vec<_> = fs::read_dir(sb.path("varrun"))
         .unwrap()
