@@ -23,6 +23,8 @@
 //!   [`Decision`]; time is always an argument. [`jitter`] (pure) spreads a
 //!   fleet's requests without weakening it.
 //! - [`state`]: the JSON state file, locked and written atomically.
+//!   `boot_clock` (private) reads the boot clock that the guard counts
+//!   the floor on besides the wall clock.
 //! - [`transport`]: the only module with sockets (ureq + rustls on ring,
 //!   with a pruned set of TLS algorithms).
 //! - [`reply`] (pure): HTTP status and body → [`Verdict`].
@@ -63,6 +65,7 @@
 #![deny(missing_docs)]
 
 mod addr;
+mod boot_clock;
 pub mod capi;
 mod command;
 pub mod config;
