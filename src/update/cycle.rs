@@ -505,6 +505,56 @@ mod tests {
     }
 
     #[test]
+    fn the_boot_clock_goes_with_the_system_time_into_the_record_and_the_guard() {
+        let system = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let clock = Clock::starting_at(system);
+        let Some(boot) = clock.boot else {
+            // Only with MTGSY_DDNS_BOOT set to something unreadable.
+            assert!(std::env::var_os("MTGSY_DDNS_BOOT").is_some());
+            return;
+        };
+        assert!(clock.at(system).boot.is_some_and(|b| b.secs >= boot.secs));
+        assert_eq!(Clock::starting_at(system - 86_400).boot, None);
+
+        let dir = scratch("boot");
+        let mut config = config(&dir, "home.example.com");
+        config.lookup_host = None;
+        let begin = |clock: Clock| {
+            begin_with(&config, &want(&config), clock, &mut |_, _| {}, &|_, _| {
+                Err("unused".into())
+            })
+            .unwrap()
+        };
+        let Begun::Send { permit, .. } = begin(clock) else {
+            panic!("held back with no state")
+        };
+        let done = permit.conclude(AttemptResult::Updated, Some(200), Some("ok"));
+        assert_eq!(
+            done.record.last_attempt_boot.map(|b| b.boot_id),
+            Some(boot.boot_id)
+        );
+        // The wall clock stepped 3 h forward at once: the boot clock holds.
+        let stepped = Clock {
+            now: system + 3 * 3600,
+            ..clock
+        };
+        let mut moved = want(&config);
+        moved.ip = Ipv4Addr::new(192, 0, 2, 8);
+        let held = begin_with(&config, &moved, stepped, &mut |_, _| {}, &|_, _| {
+            Err("unused".into())
+        })
+        .unwrap();
+        let Begun::Held(o) = held else {
+            panic!("sent within 600 s of boot time")
+        };
+        assert_eq!(o.outcome, outcome::Kind::Deferred, "{o:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_lookup_that_cannot_answer_sends_and_no_lookup_once_recorded() {
         let dir = scratch("noanswer");
         let config = config(&dir, "home.example.com");
