@@ -10,7 +10,9 @@
 //! The rules (the product's promise that an account is never blocked):
 //! - **Floor**: no two requests within [`FLOOR_S`] seconds, whatever the
 //!   reason, `--force` included. Every request that may have reached the
-//!   server counts.
+//!   server counts. On the boot that made the last attempt the floor is
+//!   also counted on the boot clock ([`BootTime`]), which no one steps: a
+//!   wall clock stepped forward does not shorten it.
 //! - **No unrequired updates**: an update that changes nothing (the address
 //!   and the request options registered last) goes out at most once per
 //!   [`UNREQUIRED_HOLD_S`], whether forced or by the force interval.
@@ -20,6 +22,10 @@
 //! - **Clock behind**: if the clock reads earlier than the last time the
 //!   record was written, nothing is sent until it catches up; a clock
 //!   outside [`EARLIEST_TIME`]..=[`LATEST_TIME`] sends nothing at all.
+//!   (The boot clock does not relax this: it cannot tell a clock put right
+//!   from one put wrong, and a request sent on a clock that is behind
+//!   writes block, rejection, backoff and once-a-day holds that end early
+//!   once the clock is put forward.)
 //!
 //! All time arithmetic saturates, and every doubt is settled on the side
 //! that holds a request back.
@@ -39,7 +45,9 @@ use serde::{Deserialize, Serialize};
 
 mod fingerprint;
 
-pub use fingerprint::{credential_fingerprint, key_part, options_fingerprint, same_key};
+pub use fingerprint::{
+    boot_id_hash, credential_fingerprint, key_part, options_fingerprint, same_key,
+};
 
 /// Minimum seconds between two requests for the same server and user.
 pub const FLOOR_S: i64 = 600;
@@ -67,6 +75,35 @@ pub const LATEST_TIME: i64 = 4_102_444_800;
 /// Whether `t` is a time the guard believes (see [`EARLIEST_TIME`]).
 pub fn is_plausible_time(t: i64) -> bool {
     (EARLIEST_TIME..=LATEST_TIME).contains(&t)
+}
+
+/// A reading of the boot clock: which boot, and the seconds since it
+/// began, counting suspend (Linux `CLOCK_BOOTTIME`). Unlike the wall
+/// clock, no one steps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootTime {
+    /// A hash of the kernel's boot id ([`boot_id_hash`]): another value is
+    /// another boot.
+    pub boot_id: u64,
+    /// Seconds since that boot began.
+    pub secs: i64,
+}
+
+/// The moment of a decision or an attempt: the wall clock (Unix seconds)
+/// and, when known, the boot clock. A bare number converts to one with
+/// no boot clock (the rules then count on the wall clock only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    /// The wall clock, in Unix seconds.
+    pub wall: i64,
+    /// The boot clock read at the same moment, if it could be.
+    pub boot: Option<BootTime>,
+}
+
+impl From<i64> for Now {
+    fn from(wall: i64) -> Now {
+        Now { wall, boot: None }
+    }
 }
 
 /// How an attempt ended, as stored in the record.
@@ -120,6 +157,9 @@ pub struct Record {
     pub registered_sent_at: Option<i64>,
     /// When a request last may have reached the server.
     pub last_attempt_at: Option<i64>,
+    /// The boot clock at that moment, if it was known (absent in records
+    /// written before this field existed).
+    pub last_attempt_boot: Option<BootTime>,
     /// The address that request carried.
     pub last_attempt_ip: Option<Ipv4Addr>,
     /// How the last attempt ended.
@@ -231,8 +271,14 @@ pub enum Decision {
     },
 }
 
-/// Decides whether `want` may be sent at `now`, given `rec`.
-pub fn decide(rec: &Record, now: i64, want: &Want) -> Decision {
+/// Decides whether `want` may be sent at `now` (Unix seconds, or a [`Now`]
+/// with the boot clock), given `rec`.
+pub fn decide(rec: &Record, now: impl Into<Now>, want: &Want) -> Decision {
+    decide_at(rec, now.into(), want)
+}
+
+fn decide_at(rec: &Record, at: Now, want: &Want) -> Decision {
+    let now = at.wall;
     if !is_plausible_time(now) {
         return Decision::ClockImplausible { now };
     }
@@ -259,6 +305,9 @@ pub fn decide(rec: &Record, now: i64, want: &Want) -> Decision {
     if let Some(t) = rec.last_attempt_at {
         holds.push((t.saturating_add(FLOOR_S), DeferReason::Floor));
     }
+    if let Some(left) = floor_left_on_boot_clock(rec.last_attempt_boot, at.boot) {
+        holds.push((now.saturating_add(left), DeferReason::Floor));
+    }
     if let Some(t) = rec.retry_not_before {
         holds.push((t, DeferReason::Backoff));
     }
@@ -276,6 +325,18 @@ pub fn decide(rec: &Record, now: i64, want: &Want) -> Decision {
         Some((until, why)) => Decision::Defer { until, why },
         None => Decision::Send(reason),
     }
+}
+
+/// The seconds of the floor still to run by the boot clock, when the last
+/// attempt was made on this boot and fewer than [`FLOOR_S`] seconds ago.
+/// Another boot, a reading missing on either side, or a boot clock that
+/// reads earlier than the attempt (impossible on one boot: the stored
+/// reading is wrong) leave the floor to the wall clock; so this hold never
+/// reaches further than [`FLOOR_S`] from now.
+fn floor_left_on_boot_clock(attempt: Option<BootTime>, now: Option<BootTime>) -> Option<i64> {
+    let (attempt, now) = (attempt?, now?);
+    let elapsed = now.secs.checked_sub(attempt.secs)?;
+    (attempt.boot_id == now.boot_id && (0..FLOOR_S).contains(&elapsed)).then(|| FLOOR_S - elapsed)
 }
 
 /// When an update of the registered address last went out: the accepted
@@ -342,9 +403,11 @@ impl Record {
     /// The record to store **before** sending `ip` at `now`, so that a crash
     /// or power loss mid-request still counts toward the floor. `now` is
     /// read immediately before the request goes out.
-    pub fn attempting(&self, ip: Ipv4Addr, now: i64) -> Record {
+    pub fn attempting(&self, ip: Ipv4Addr, now: impl Into<Now>) -> Record {
+        let Now { wall: now, boot } = now.into();
         Record {
             last_attempt_at: Some(now),
+            last_attempt_boot: boot,
             last_attempt_ip: Some(ip),
             last_result: Some(AttemptResult::Pending),
             last_http_status: None,
@@ -370,13 +433,18 @@ impl Record {
     /// `result`. `self` is the record from **before** [`Record::attempting`],
     /// so an attempt that never reached the server does not count toward
     /// the floor. A block or backoff stored earlier is never shortened.
-    pub fn concluded(&self, sent: &Want, now: i64, result: AttemptResult) -> Record {
-        let ip = sent.ip;
+    pub fn concluded(&self, sent: &Want, now: impl Into<Now>, result: AttemptResult) -> Record {
+        self.concluded_at(sent, now.into(), result)
+    }
+
+    fn concluded_at(&self, sent: &Want, at: Now, result: AttemptResult) -> Record {
+        let (ip, now) = (sent.ip, at.wall);
         let mut rec = self.clone();
         rec.written_at = Some(now);
         rec.last_result = Some(result);
         if result != AttemptResult::FailedUnsent {
             rec.last_attempt_at = Some(now);
+            rec.last_attempt_boot = at.boot;
             rec.last_attempt_ip = Some(ip);
             rec.registered_sent_at = self.sent_registered(ip, now);
         }
@@ -434,7 +502,9 @@ impl Record {
         }
     }
 
-    /// When the next request may go out, if anything holds it back now.
+    /// When the next request may go out, if anything holds it back now, by
+    /// the wall clock ([`decide`] may hold longer: it also counts the floor
+    /// on the boot clock).
     pub fn next_allowed(&self, now: i64) -> Option<i64> {
         [
             self.last_attempt_at.map(|t| t.saturating_add(FLOOR_S)),
@@ -457,6 +527,7 @@ impl Record {
             registered_options,
             registered_sent_at,
             last_attempt_at,
+            last_attempt_boot,
             last_attempt_ip,
             last_result,
             last_http_status,
@@ -473,6 +544,7 @@ impl Record {
             && registered_options.is_none()
             && registered_sent_at.is_none()
             && last_attempt_at.is_none()
+            && last_attempt_boot.is_none()
             && last_attempt_ip.is_none()
             && last_result.is_none()
             && last_http_status.is_none()

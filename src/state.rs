@@ -68,7 +68,11 @@ pub const LOCK_WAIT_MARGIN: Duration = Duration::from_secs(10);
 const MAX_STATE_BYTES: u64 = fsio::MAX_FILE_BYTES;
 
 /// The file format version written. Version 2 nests each record under
-/// `"record"`; version 1 (flat entries) was never released.
+/// `"record"`; version 1 (flat entries) was never released. Fields a
+/// reader does not know are ignored and missing ones take their default,
+/// so optional fields (such as `last_attempt_boot`) are added without a
+/// new version: a version a reader does not know makes the file corrupt
+/// to it, and it would move the file aside.
 pub const FORMAT_VERSION: u32 = 2;
 
 /// One record with its key.

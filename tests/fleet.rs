@@ -5,7 +5,8 @@
 //! it for 100,000 clients and prints the table in benches/RESULTS.md.
 //!
 //! The targets: two requests of one client are never closer than the
-//! guard's 600 s floor; after a regional outage the service sees at most
+//! guard's 600 s floor (in true time; across a reboot with a clock ahead
+//! only on the client's clock, see below); after a regional outage the service sees at most
 //! 1/8 of the fleet in one second with J = 10 s; when the service
 //! recovers from 30 minutes of 5xx, the peak rate stays within 10 times
 //! the mean rate before the outage.
@@ -100,9 +101,8 @@ fn service_recovery_is_no_stampede() {
     assert_caught_up(&r);
 }
 
-/// Clocks that step: the guard sees only the client's clock, and on that
-/// clock no two requests are ever within the floor. (On the true clock a
-/// forward step can shorten the gap: see the ignored test below.)
+/// Clocks that step: on the client's own clock no two requests are ever
+/// within the floor ...
 #[test]
 fn stepped_clocks_keep_the_floor_on_the_clock_the_guard_reads() {
     for scenario in [Scenario::RebootClocks, Scenario::SteppedClocks] {
@@ -116,16 +116,30 @@ fn stepped_clocks_keep_the_floor_on_the_clock_the_guard_reads() {
     }
 }
 
-/// The target for clocks that jump: 600 s in true time. It does not
-/// hold today: the guard counts the floor on the wall clock, so a clock
-/// stepped forward within 10 minutes after a request (NTP after a boot with
-/// a clock restored from a file time, or a bad time server) lets the next
-/// request out early. benches/RESULTS.md has the numbers; remove the
-/// `ignore` when the guard also counts elapsed time on a monotonic clock.
+/// ... nor in true time on one boot: a clock stepped forward within 10
+/// minutes after a request (NTP after a boot with a clock restored from a
+/// file time, or a bad time server) does not let the next request out
+/// early, because the guard also counts the floor on the boot clock.
 #[test]
-#[ignore = "known: a forward clock step shortens the floor in true time (benches/RESULTS.md)"]
 fn stepped_clocks_keep_the_floor_in_true_time() {
-    for scenario in [Scenario::RebootClocks, Scenario::SteppedClocks] {
-        assert_floor_in_true_time(&sim::run(scenario, CLIENTS, J, WORLD_SEED));
-    }
+    assert_floor_in_true_time(&sim::run(Scenario::SteppedClocks, CLIENTS, J, WORLD_SEED));
+    let r = sim::run(Scenario::RebootClocks, CLIENTS, J, WORLD_SEED);
+    assert!(
+        r.min_gap_one_boot >= FLOOR_S,
+        "{}: a client sent twice within {} s on one boot",
+        r.scenario.label(),
+        r.min_gap_one_boot
+    );
+}
+
+/// Across a reboot the boot clock starts again and says nothing about the
+/// time before it, so the floor is the wall clock's alone: a router that
+/// sent just before a power cut and boots with its clock hours ahead can
+/// send again within 10 minutes. Holding every first request until 10
+/// minutes after boot would close it, at the cost of that delay after
+/// every reboot; benches/RESULTS.md has the numbers.
+#[test]
+#[ignore = "known: across a reboot with a clock ahead the floor is the wall clock's (benches/RESULTS.md)"]
+fn a_reboot_keeps_the_floor_in_true_time() {
+    assert_floor_in_true_time(&sim::run(Scenario::RebootClocks, CLIENTS, J, WORLD_SEED));
 }

@@ -707,3 +707,47 @@ fn a_slow_reply_moves_the_floor_later() {
     assert_eq!(code, 3);
     assert_eq!(c.sent(), 1);
 }
+
+/// A clock stepped forward by hours just after a request (NTP after a boot
+/// with the clock restored from a file) does not shorten the floor: on
+/// the same boot it is also counted on the boot clock, here given by
+/// MTGSY_DDNS_BOOT. After a reboot the wall clock counts alone.
+#[test]
+fn a_clock_stepped_forward_still_waits_for_the_floor_on_the_same_boot() {
+    let c = Client::new("stepped-clock");
+    let run_booted = |now: i64, boot: &str, ip: &str| {
+        let mut cmd = update_cmd(&c.server.url(), &c.state());
+        cmd.args(["--allow-http", "--json", "--ip", ip])
+            .env("MTGSY_PASSWORD", "pw-one")
+            .env("MTGSY_DDNS_NOW", now.to_string())
+            .env("MTGSY_DDNS_BOOT", boot);
+        let (code, out, err) = texts(&run(cmd));
+        let json: Value = serde_json::from_str(out.trim())
+            .unwrap_or_else(|e| panic!("stdout {out:?} is not JSON ({e}); stderr {err}"));
+        (code, json, err)
+    };
+    let (code, j, err) = run_booted(T0, "boot-1:100", "1.2.3.4");
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "{err}");
+    let record = &c.state_json()["records"][0]["record"];
+    assert_eq!(record["last_attempt_boot"]["secs"], 100, "{record}");
+
+    // Five seconds later in real time the wall clock reads 3 h on.
+    let stepped = T0 + 3 * 3600;
+    let (code, j, err) = run_booted(stepped, "boot-1:105", "5.6.7.8");
+    assert_eq!(code, 3, "{j} {err}");
+    assert_eq!(j["outcome"], "deferred");
+    assert_eq!(j["sent"], false);
+    assert_eq!(j["retry_after_s"], 595);
+    assert_eq!(c.sent(), 1, "sent within the floor");
+
+    // 600 s of boot time after the request it goes.
+    let (code, j, err) = run_booted(stepped + 595, "boot-1:700", "5.6.7.8");
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "{err}");
+    assert_eq!(c.sent(), 2);
+
+    // Another boot: its clock says nothing about the floor, the wall
+    // clock's has passed.
+    let (code, j, err) = run_booted(stepped + 1200, "boot-2:30", "9.9.9.9");
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "{err}");
+    assert_eq!(c.sent(), 3);
+}

@@ -1,13 +1,14 @@
 //! Model-based test of the rate guard: thousands of random event sequences
 //! (address changes, forced runs, replies of every class, network failures,
-//! clock jumps backwards and forwards, lost or corrupt state, concurrent
-//! runs, crashes mid-request) run through the real update cycle with an
-//! in-memory transport and a real state file, checked against a simple model
-//! of the service's rules:
+//! clock jumps backwards and forwards, reboots, lost or corrupt state,
+//! concurrent runs, crashes mid-request) run through the real update cycle
+//! with an in-memory transport and a real state file, checked against a
+//! simple model of the service's rules:
 //!
 //! 1. two requests that may have reached the server are never less than
-//!    600 s apart by the clock in force (unless the state was lost between
-//!    them — a client cannot remember what it forgot);
+//!    600 s apart by the clock in force, nor, on one boot, by the boot
+//!    clock (true time, given by `MTGSY_DDNS_BOOT`) (unless the state was
+//!    lost between them — a client cannot remember what it forgot);
 //! 2. an address known to be registered is not sent again inside the force
 //!    interval unless forced, and never within a day of the last request
 //!    that carried it, forced or not;
@@ -125,6 +126,8 @@ struct Model {
     epoch: u32,
     /// The latest clock reading the state holds (clock-behind rule).
     state_time: Option<i64>,
+    /// The boot and boot clock of the last request that reached the server.
+    reached_boot: Option<(u32, i64)>,
     last_failure: Option<i64>,
     blocked_at: Option<i64>,
     rejected: Option<(Ipv4Addr, i64)>,
@@ -167,6 +170,8 @@ fn run_case(seed: u64, dir: &std::path::Path) {
     ];
     let mut model = Model::default();
     let mut now: i64 = 1_800_000_000;
+    // The boot clock: which boot, and true seconds since it began.
+    let (mut boot, mut boot_s) = (0u32, 1000i64);
     let mut ip = addrs[0];
     let mut hb = false;
     let steps = 20 + rng.below(40);
@@ -177,9 +182,21 @@ fn run_case(seed: u64, dir: &std::path::Path) {
             0i64, 1, 30, 59, 60, 120, 299, 599, 600, 601, 1200, 3600, 7200, 86_400,
         ]);
         now += dt;
+        boot_s += dt;
         if rng.below(40) == 0 {
             now -= rng.pick(&[1i64, 3600, 86_400 * 365]);
         }
+        // The wall clock alone stepped forward (NTP after a boot with the
+        // clock behind), or a reboot.
+        if rng.below(20) == 0 {
+            now += rng.pick(&[600i64, 3600, 6 * 3600]);
+        }
+        if rng.below(30) == 0 {
+            boot += 1;
+            boot_s = rng.pick(&[30i64, 300]);
+        }
+        // Only this thread runs between steps.
+        std::env::set_var("MTGSY_DDNS_BOOT", format!("boot-{boot}:{boot_s}"));
         if rng.below(4) == 0 {
             ip = rng.pick(&addrs);
         }
@@ -247,7 +264,10 @@ fn run_case(seed: u64, dir: &std::path::Path) {
         let blocked = model.blocked_at.is_some_and(|t| now < t + HOLD);
         let floor_holds = model
             .last_reached_in_epoch()
-            .is_some_and(|t| now < t + FLOOR);
+            .is_some_and(|t| now < t + FLOOR)
+            || model
+                .reached_boot
+                .is_some_and(|(b, s)| b == boot && boot_s - s < FLOOR);
         let backoff_may_hold = model.last_failure.is_some_and(|t| now < t + MAX_BACKOFF);
         let rejected_holds = model
             .rejected
@@ -344,7 +364,16 @@ fn run_case(seed: u64, dir: &std::path::Path) {
                 t - prev
             );
         }
+        if let Some((b, s)) = model.reached_boot.filter(|(b, _)| *b == boot) {
+            assert!(
+                boot_s - s >= FLOOR,
+                "{}: request on boot {b} only {} s of boot time after the last",
+                ctx(),
+                boot_s - s
+            );
+        }
         model.reached.push((t, sent_ip, model.epoch));
+        model.reached_boot = Some((boot, boot_s));
         match behaviour {
             Server::Accept | Server::Unconfirmed => {
                 model.registered = Some((sent_ip, now, hb));

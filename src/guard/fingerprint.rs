@@ -1,8 +1,9 @@
 //! What the guard compares besides times: the key of a record (a server
-//! host or user name, letter case and a trailing dot aside) and stable
+//! host or user name, letter case and a trailing dot aside), stable
 //! fingerprints of the credentials and of the request options, so a
 //! changed password may retry after a rejection and changed options are
-//! sent again. Pure, and stable across releases (FNV-1a).
+//! sent again, and the hash that tells one boot from another. Pure, and
+//! stable across releases (FNV-1a).
 
 use crate::request::UpdateFields;
 
@@ -74,6 +75,13 @@ pub fn options_fingerprint(fields: &UpdateFields) -> u32 {
         mx,
     ]);
     (hash ^ (hash >> 32)) as u32
+}
+
+/// The hash of a boot id (Linux `/proc/sys/kernel/random/boot_id`, or
+/// any text naming a boot), white space around it aside: two readings of
+/// the boot clock are of one boot when their hashes are equal.
+pub fn boot_id_hash(id: &str) -> u64 {
+    fnv1a(&[b"boot", id.trim().as_bytes()])
 }
 
 fn fnv1a(parts: &[&[u8]]) -> u64 {

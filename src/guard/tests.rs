@@ -632,3 +632,202 @@ fn backoff_steps() {
         [60, 120, 240, 1920, 3600, 3600, 3600]
     );
 }
+
+/// A boot clock reading of boot `id` at `secs`.
+fn boot(id: u64, secs: i64) -> Option<BootTime> {
+    Some(BootTime { boot_id: id, secs })
+}
+
+/// The wall clock `wall` read at boot clock `secs` of boot 1.
+fn at(wall: i64, secs: i64) -> Now {
+    Now {
+        wall,
+        boot: boot(1, secs),
+    }
+}
+
+#[test]
+fn a_forward_step_of_the_wall_clock_does_not_shorten_the_floor() {
+    // Updated at boot second 1000; then NTP steps the wall clock 3 h on.
+    let rec = Record::default()
+        .attempting(ip("1.2.3.4"), at(T0, 1000))
+        .concluded(&want("1.2.3.4"), at(T0, 1000), AttemptResult::Updated);
+    assert_eq!(rec.last_attempt_boot, boot(1, 1000));
+    let stepped = T0 + 3 * 3600;
+    for dt in [0, 5, 599] {
+        assert_eq!(
+            decide(&rec, at(stepped + dt, 1000 + dt), &want("5.6.7.8")),
+            Decision::Defer {
+                until: stepped + 600,
+                why: DeferReason::Floor
+            },
+            "dt={dt}"
+        );
+    }
+    assert_eq!(
+        decide(&rec, at(stepped + 600, 1600), &want("5.6.7.8")),
+        Decision::Send(SendReason::Changed {
+            from: ip("1.2.3.4")
+        })
+    );
+    // The wall clock's floor still holds when it is the longer one.
+    assert_eq!(
+        decide(&rec, at(T0 + 10, 1700), &want("5.6.7.8")),
+        Decision::Defer {
+            until: T0 + 600,
+            why: DeferReason::Floor
+        }
+    );
+    // A pending attempt holds alike.
+    let pending = rec.attempting(ip("5.6.7.8"), at(stepped + 600, 1600));
+    assert_eq!(
+        decide(&pending, at(stepped + 7200, 1601), &want("5.6.7.8")),
+        Decision::Defer {
+            until: stepped + 7200 + 599,
+            why: DeferReason::Floor
+        }
+    );
+}
+
+#[test]
+fn another_boot_or_no_boot_clock_counts_on_the_wall_clock() {
+    let rec = Record::default()
+        .attempting(ip("1.2.3.4"), at(T0, 1000))
+        .concluded(&want("1.2.3.4"), at(T0, 1000), AttemptResult::Updated);
+    let later = T0 + 3 * 3600;
+    let changed = Decision::Send(SendReason::Changed {
+        from: ip("1.2.3.4"),
+    });
+    // Rebooted: the boot clock starts again and says nothing of the floor.
+    let rebooted = Now {
+        wall: later,
+        boot: boot(2, 30),
+    };
+    assert_eq!(decide(&rec, rebooted, &want("5.6.7.8")), changed);
+    // No boot clock now, or none recorded with the attempt.
+    assert_eq!(decide(&rec, later, &want("5.6.7.8")), changed);
+    let unstamped = registered("1.2.3.4", T0);
+    assert_eq!(unstamped.last_attempt_boot, None);
+    assert_eq!(
+        decide(&unstamped, at(later, 1001), &want("5.6.7.8")),
+        changed
+    );
+    // An attempt made without a boot clock drops the earlier reading.
+    let rec = rec.attempting(ip("5.6.7.8"), later);
+    assert_eq!(rec.last_attempt_boot, None);
+}
+
+#[test]
+fn a_failure_before_sending_keeps_the_earlier_boot_reading() {
+    let rec = registered("1.2.3.4", T0).attempting(ip("1.2.3.4"), at(T0, 1000));
+    let before = rec.concluded(&want("1.2.3.4"), at(T0, 1000), AttemptResult::Updated);
+    let unsent = before.concluded(
+        &want("5.6.7.8"),
+        at(T0 + 700, 1700),
+        AttemptResult::FailedUnsent,
+    );
+    assert_eq!(unsent.last_attempt_boot, boot(1, 1000));
+    let sent = before.concluded(
+        &want("5.6.7.8"),
+        at(T0 + 700, 1700),
+        AttemptResult::FailedSent,
+    );
+    assert_eq!(sent.last_attempt_boot, boot(1, 1700));
+}
+
+#[test]
+fn boot_clock_readings_at_the_extremes_saturate() {
+    let stamped = |secs| Record {
+        last_attempt_boot: boot(1, secs),
+        ..registered("1.2.3.4", T0)
+    };
+    let w = want("5.6.7.8");
+    let sends = |d: Decision| matches!(d, Decision::Send(_));
+    // A boot clock earlier than the attempt (a reading that cannot be
+    // right on one boot) leaves it to the wall clock, never holds for long.
+    assert!(sends(decide(&stamped(i64::MAX), at(T0 + 600, 0), &w)));
+    assert!(sends(decide(&stamped(5000), at(T0 + 600, 4999), &w)));
+    // Differences that overflow.
+    assert!(sends(decide(
+        &stamped(i64::MIN),
+        at(T0 + 600, i64::MAX),
+        &w
+    )));
+    assert!(sends(decide(
+        &stamped(i64::MAX),
+        at(T0 + 600, i64::MIN),
+        &w
+    )));
+    // Just inside the floor at the top of the range.
+    assert_eq!(
+        decide(&stamped(i64::MAX - 1), at(T0 + 600, i64::MAX), &w),
+        Decision::Defer {
+            until: T0 + 600 + 599,
+            why: DeferReason::Floor
+        }
+    );
+    // The hold's end saturates with the latest believable wall clock.
+    assert_eq!(
+        decide(&stamped(0), at(LATEST_TIME, 0), &w),
+        Decision::Defer {
+            until: LATEST_TIME + 600,
+            why: DeferReason::Floor
+        }
+    );
+    // Advancing a reading saturates too.
+    let rec = Record::default().attempting(ip("1.2.3.4"), at(T0, i64::MAX));
+    assert_eq!(rec.last_attempt_boot, boot(1, i64::MAX));
+}
+
+#[test]
+fn exhaustive_floor_in_true_time_with_wall_clock_steps() {
+    // Every sequence of runs on one boot, the wall clock stepped forward
+    // by hours or not before each: two sends that may have reached the
+    // server are never closer than the floor on the boot clock (true time).
+    let results = [
+        AttemptResult::Updated,
+        AttemptResult::FailedSent,
+        AttemptResult::FailedUnsent,
+        AttemptResult::Pending,
+    ];
+    let addrs = [ip("1.2.3.4"), ip("5.6.7.8")];
+    let mut cases = 0;
+    // (record, true time = boot seconds, wall clock offset, last reached,
+    // runs so far)
+    let mut stack = vec![(Record::default(), 100i64, 0i64, None::<i64>, 0)];
+    while let Some((rec, t0, offset0, last, runs)) = stack.pop() {
+        if runs == 4 {
+            continue;
+        }
+        for dt in [0, 5, 599, 600] {
+            for step in [0, 3 * 3600] {
+                let (t, offset) = (t0 + dt, offset0 + step);
+                let now = at(T0 + t + offset, t);
+                for &a in &addrs {
+                    cases += 1;
+                    let w = want(&a.to_string());
+                    if !matches!(decide(&rec, now, &w), Decision::Send(_)) {
+                        continue;
+                    }
+                    if let Some(prev) = last {
+                        assert!(t - prev >= FLOOR_S, "sent at {t} after {prev}");
+                    }
+                    for &r in &results {
+                        let next = if r == AttemptResult::Pending {
+                            rec.attempting(a, now)
+                        } else {
+                            rec.concluded(&w, now, r)
+                        };
+                        let reached = if r == AttemptResult::FailedUnsent {
+                            last
+                        } else {
+                            Some(t)
+                        };
+                        stack.push((next, t, offset, reached, runs + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 10_000, "{cases}");
+}

@@ -185,3 +185,44 @@ fn missing_file_reads_empty() {
     let dir = tmpdir("missing");
     assert!(read_entries(&dir.join("state.json")).unwrap().is_empty());
 }
+
+/// The boot clock reading of the last attempt is an optional field of
+/// format version 2: files without it (older releases) load, it survives a
+/// round trip, and a field a reader does not know is ignored, which is how
+/// older releases read files that hold it.
+#[test]
+fn the_boot_clock_field_is_optional_both_ways() {
+    let old = br#"{"version":2,"records":[{"server":"h","username":"u",
+        "record":{"registered_ip":"1.2.3.4","last_attempt_at":1800000000}}]}"#;
+    let entries = parse(old).unwrap();
+    assert_eq!(entries[0].record.last_attempt_at, Some(T0));
+    assert_eq!(entries[0].record.last_attempt_boot, None);
+
+    let newer = br#"{"version":2,"records":[{"server":"h","username":"u",
+        "record":{"last_attempt_at":1800000000,
+        "last_attempt_boot":{"boot_id":7,"secs":120},"from_the_future":[1]}}]}"#;
+    let boot = parse(newer).unwrap()[0].record.last_attempt_boot;
+    assert_eq!(
+        boot,
+        Some(guard::BootTime {
+            boot_id: 7,
+            secs: 120
+        })
+    );
+
+    let dir = tmpdir("boot");
+    let path = dir.join("state.json");
+    let rec = Record {
+        last_attempt_boot: Some(guard::BootTime {
+            boot_id: u64::MAX,
+            secs: 4_000_000,
+        }),
+        ..updated(T0)
+    };
+    open(&path).put("h", "u", rec.clone()).unwrap();
+    assert_eq!(open(&path).get("h", "u"), rec);
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"version\": 2"), "{text}");
+    assert!(text.contains("\"boot_id\": 18446744073709551615"), "{text}");
+    fs::remove_dir_all(&dir).unwrap();
+}

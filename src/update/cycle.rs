@@ -12,7 +12,9 @@
 //!
 //! A permit holds the state lock (unless parked), so concurrent runs send
 //! one request, and the pending attempt on disk makes a crash mid-request
-//! still count toward the floor.
+//! still count toward the floor. The [`Clock`] carries the boot clock
+//! (`crate::boot_clock`) beside the wall clock, so the guard also counts
+//! the floor in real time.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -21,17 +23,21 @@ use std::time::{Duration, Instant};
 
 use super::outcome::{self, Outcome};
 use super::{lock_wait, Level, Log};
+use crate::boot_clock;
 use crate::config::Config;
 use crate::error::Error;
-use crate::guard::{self, AttemptResult, Decision, Record, SendReason, Want};
+use crate::guard::{self, AttemptResult, BootTime, Decision, Now, Record, SendReason, Want};
 use crate::state::{self, Store};
 
 /// A reading of the clock and the moment it was taken, so later phases
-/// can tell the time without reading the system clock again.
+/// can tell the time without reading the system clock again; with it the
+/// boot clock, when `now` is the system clock's reading (see
+/// `crate::boot_clock`).
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
     now: i64,
     started: Instant,
+    boot: Option<BootTime>,
 }
 
 impl Clock {
@@ -40,14 +46,31 @@ impl Clock {
         Clock {
             now,
             started: Instant::now(),
+            boot: boot_clock::reading_for(now),
         }
     }
 
     /// The reading plus the whole seconds elapsed since (never more than
     /// have passed).
     pub fn now(&self) -> i64 {
-        let elapsed = i64::try_from(self.started.elapsed().as_secs()).unwrap_or(i64::MAX);
-        self.now.saturating_add(elapsed)
+        self.now.saturating_add(self.elapsed())
+    }
+
+    /// `wall` for the guard, with the boot clock advanced by the same
+    /// elapsed seconds as [`Clock::now`].
+    fn at(&self, wall: i64) -> Now {
+        let elapsed = self.elapsed();
+        Now {
+            wall,
+            boot: self.boot.map(|b| BootTime {
+                secs: b.secs.saturating_add(elapsed),
+                ..b
+            }),
+        }
+    }
+
+    fn elapsed(&self) -> i64 {
+        i64::try_from(self.started.elapsed().as_secs()).unwrap_or(i64::MAX)
     }
 }
 
@@ -152,7 +175,7 @@ fn begin_with(
         }
     }
 
-    let reason = match guard::decide(&record, now, want) {
+    let reason = match guard::decide(&record, clock.at(now), want) {
         Decision::Send(reason) => reason,
         decision => return Ok(Begun::Held(outcome::held(decision, ip, now, &record))),
     };
@@ -165,7 +188,7 @@ fn begin_with(
     // Its time is read now, immediately before the request goes out, so
     // the floor counts from the send, not from the start of the run.
     let now = now.max(clock.now());
-    let written = record.attempting(ip, now);
+    let written = record.attempting(ip, clock.at(now));
     store
         .put(host, &config.username, written.clone())
         .map_err(|e| match e {
@@ -203,7 +226,7 @@ impl Permit {
         reply: Option<&str>,
     ) -> Concluded {
         let at = self.not_before.max(self.clock.now());
-        let mut record = self.before.concluded(&self.want, at, result);
+        let mut record = self.before.concluded(&self.want, self.clock.at(at), result);
         record.last_http_status = http_status;
         record.last_reply = reply.map(|r| r.chars().take(200).collect());
         let stored = self.store.put(&self.server, &self.username, record.clone());
@@ -485,6 +508,56 @@ mod tests {
             panic!("sent although the name resolves to the address: {lines:?}")
         };
         assert_eq!(o.outcome, outcome::Kind::Unchanged, "{o:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_boot_clock_goes_with_the_system_time_into_the_record_and_the_guard() {
+        let system = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let clock = Clock::starting_at(system);
+        let Some(boot) = clock.boot else {
+            // Only with MTGSY_DDNS_BOOT set to something unreadable.
+            assert!(std::env::var_os("MTGSY_DDNS_BOOT").is_some());
+            return;
+        };
+        assert!(clock.at(system).boot.is_some_and(|b| b.secs >= boot.secs));
+        assert_eq!(Clock::starting_at(system - 86_400).boot, None);
+
+        let dir = scratch("boot");
+        let mut config = config(&dir, "home.example.com");
+        config.lookup_host = None;
+        let begin = |clock: Clock| {
+            begin_with(&config, &want(&config), clock, &mut |_, _| {}, &|_, _| {
+                Err("unused".into())
+            })
+            .unwrap()
+        };
+        let Begun::Send { permit, .. } = begin(clock) else {
+            panic!("held back with no state")
+        };
+        let done = permit.conclude(AttemptResult::Updated, Some(200), Some("ok"));
+        assert_eq!(
+            done.record.last_attempt_boot.map(|b| b.boot_id),
+            Some(boot.boot_id)
+        );
+        // The wall clock stepped 3 h forward at once: the boot clock holds.
+        let stepped = Clock {
+            now: system + 3 * 3600,
+            ..clock
+        };
+        let mut moved = want(&config);
+        moved.ip = Ipv4Addr::new(192, 0, 2, 8);
+        let held = begin_with(&config, &moved, stepped, &mut |_, _| {}, &|_, _| {
+            Err("unused".into())
+        })
+        .unwrap();
+        let Begun::Held(o) = held else {
+            panic!("sent within 600 s of boot time")
+        };
+        assert_eq!(o.outcome, outcome::Kind::Deferred, "{o:?}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
