@@ -28,6 +28,7 @@ pub const KEYS: &[&str] = &[
     "ca_file",
     "allow_http",
     "timeout",
+    "bind_interface",
     "ip",
     "ip_source",
     "interface",
@@ -73,6 +74,8 @@ pub struct Settings {
     pub allow_http: bool,
     /// Request timeout in seconds.
     pub timeout: Option<u64>,
+    /// The network device requests leave through (several WANs).
+    pub bind_interface: Option<String>,
     /// A fixed address.
     pub ip: Option<Ipv4Addr>,
     /// `interface`, `web` or `command`.
@@ -150,6 +153,18 @@ fn non_empty(key: &str, value: &str) -> Result<String, InputError> {
     }
 }
 
+/// A network device name: at most 15 bytes, no `/` or space.
+fn interface_name(key: &str, value: &str) -> Result<String, InputError> {
+    let name = non_empty(key, value)?;
+    if name.len() > 15 || name.contains(['/', ' ']) {
+        return Err(InputError::new(
+            key,
+            format!("{name:?} is not an interface name"),
+        ));
+    }
+    Ok(name)
+}
+
 impl Settings {
     /// Sets `key` from a string value. Unknown keys and bad values are
     /// refused with the key named; the value is never echoed for secrets.
@@ -201,16 +216,8 @@ impl Settings {
                     ))
                 }
             },
-            "interface" => {
-                let name = non_empty(key, value)?;
-                if name.len() > 15 || name.contains(['/', ' ']) {
-                    return Err(InputError::new(
-                        key,
-                        format!("{name:?} is not an interface name"),
-                    ));
-                }
-                self.interface = Some(name);
-            }
+            "interface" => self.interface = Some(interface_name(key, value)?),
+            "bind_interface" => self.bind_interface = Some(interface_name(key, value)?),
             "ip_url" => {
                 let url = non_empty(key, value)?;
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -345,6 +352,7 @@ impl Settings {
             transport: TransportConfig {
                 timeout: Duration::from_secs(self.timeout.unwrap_or(DEFAULT_TIMEOUT_S)),
                 ca_pem,
+                bind_interface: self.bind_interface.clone(),
             },
             state_path: self
                 .state
