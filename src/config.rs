@@ -5,6 +5,11 @@
 //! (`--offline-url` is the key `offline_url`) and the C ABI's `mtgsy_set`;
 //! a bad value is refused at once, naming the key. [`Settings::resolve`]
 //! then checks how the settings fit together and yields a [`Config`].
+//!
+//! Which keys exist, how each is written and its bounds are rows of one
+//! table, [`table::SETTINGS`]; this file keeps each one's typed field
+//! (`Settings::slot`), the few checks a kind cannot express
+//! (`Settings::rule`) and how they combine ([`Settings::resolve`]).
 
 #![forbid(unsafe_code)]
 
@@ -19,33 +24,9 @@ use crate::guard::{DEFAULT_FORCE_INTERVAL_S, MIN_FORCE_INTERVAL_S};
 use crate::request::{self, Secret, Server};
 use crate::transport::TransportConfig;
 
-/// Every key [`Settings::set`] knows, in the order `--help` lists them.
-pub const KEYS: &[&str] = &[
-    "username",
-    "password",
-    "password_file",
-    "server",
-    "ca_file",
-    "allow_http",
-    "timeout",
-    "bind_interface",
-    "ip",
-    "ip_source",
-    "interface",
-    "ip_url",
-    "ip_command",
-    "allow_private",
-    "hb",
-    "stealth",
-    "port",
-    "offline_url",
-    "offline_text",
-    "mx",
-    "state",
-    "lookup_host",
-    "force_interval",
-    "check_interval",
-];
+pub mod table;
+
+pub use table::{Group, Kind, Setting, SETTINGS};
 
 /// The settings that say where the address comes from. At most one of
 /// `ip`, `interface`, `ip_url` and `ip_command` may be set; that one
@@ -54,7 +35,8 @@ pub const KEYS: &[&str] = &[
 /// over the top level) that names any of them replaces them all.
 pub const ADDRESS_KEYS: &[&str] = &["ip", "ip_source", "interface", "ip_url", "ip_command"];
 
-/// Default for `timeout`, in seconds.
+/// Default for `timeout`, in seconds (the table shows the same; a test
+/// checks that the defaults shown are the ones applied).
 pub const DEFAULT_TIMEOUT_S: u64 = 30;
 /// Default for `check_interval` (watch mode), in seconds.
 pub const DEFAULT_CHECK_INTERVAL_S: u64 = 600;
@@ -66,6 +48,8 @@ pub struct Settings {
     pub username: Option<String>,
     /// Account password.
     pub password: Option<Secret>,
+    /// The file the password was read from.
+    pub password_file: Option<PathBuf>,
     /// Update endpoint URL.
     pub server: Option<String>,
     /// PEM bundle of trusted roots.
@@ -74,7 +58,7 @@ pub struct Settings {
     pub allow_http: bool,
     /// Request timeout in seconds.
     pub timeout: Option<u64>,
-    /// The network device requests leave through (several WANs).
+    /// The network device requests leave through (one WAN of several).
     pub bind_interface: Option<String>,
     /// A fixed address.
     pub ip: Option<Ipv4Addr>,
@@ -105,9 +89,127 @@ pub struct Settings {
     /// Host name to resolve when there is no state yet.
     pub lookup_host: Option<String>,
     /// Seconds after which an unchanged address is sent anyway.
-    pub force_interval: Option<i64>,
+    pub force_interval: Option<u64>,
     /// Watch mode's safety-net re-check interval, in seconds.
     pub check_interval: Option<u64>,
+}
+
+/// A value as its [`Kind`] parses it, before it is stored.
+enum Value {
+    Text(String),
+    Bool(bool),
+    Number(u64),
+    Ip(Ipv4Addr),
+}
+
+/// Where [`Settings`] keeps one setting, by type.
+enum Slot<'a> {
+    Text(&'a mut Option<String>),
+    Path(&'a mut Option<PathBuf>),
+    Secret(&'a mut Option<Secret>),
+    Ip(&'a mut Option<Ipv4Addr>),
+    Switch(&'a mut bool),
+    Flag(&'a mut Option<bool>),
+    Seconds(&'a mut Option<u64>),
+    Port(&'a mut Option<u16>),
+}
+
+impl Slot<'_> {
+    /// Stores `value`; `false` when the row's kind and the slot disagree
+    /// (a setting added half-way, which the tests catch).
+    fn put(self, value: Value) -> bool {
+        match (self, value) {
+            (Slot::Text(slot), Value::Text(v)) => *slot = Some(v),
+            (Slot::Path(slot), Value::Text(v)) => *slot = Some(PathBuf::from(v)),
+            (Slot::Secret(slot), Value::Text(v)) => *slot = Some(Secret::new(v)),
+            (Slot::Ip(slot), Value::Ip(v)) => *slot = Some(v),
+            (Slot::Switch(slot), Value::Bool(v)) => *slot = v,
+            (Slot::Flag(slot), Value::Bool(v)) => *slot = Some(v),
+            (Slot::Seconds(slot), Value::Number(v)) => *slot = Some(v),
+            (Slot::Port(slot), Value::Number(v)) => match u16::try_from(v) {
+                Ok(port) => *slot = Some(port),
+                Err(_) => return false,
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    /// The value as text (`1`/`0` for switches; text is taken out),
+    /// `(set)` for a secret; `None` when unset.
+    fn shown(self) -> Option<String> {
+        let flag = |on: bool| String::from(if on { "1" } else { "0" });
+        match self {
+            Slot::Text(v) => v.take(),
+            Slot::Path(v) => v.as_ref().map(|p| format!("{}", p.display())),
+            Slot::Secret(v) => v.as_ref().map(|_| String::from("(set)")),
+            Slot::Ip(v) => v.map(|ip| format!("{ip}")),
+            Slot::Switch(v) => Some(flag(*v)),
+            Slot::Flag(v) => v.map(flag),
+            Slot::Seconds(v) => v.map(|n| format!("{n}")),
+            Slot::Port(v) => v.map(|n| format!("{n}")),
+        }
+    }
+}
+
+impl Setting {
+    /// The generic check of a value of this row's kind: its syntax (and
+    /// for [`Kind::OneOf`] its words); bounds come after the setting's own
+    /// rule, in [`Setting::check_bounds`].
+    fn parse(&self, value: &str) -> Result<Value, InputError> {
+        let key = self.name();
+        Ok(match self.kind {
+            Kind::Text => Value::Text(value.to_string()),
+            Kind::NonEmpty | Kind::Path => Value::Text(non_empty(key, value)?),
+            Kind::Switch => Value::Bool(parse_bool(key, value)?),
+            Kind::ZeroOne => Value::Bool(parse_flag01(key, value)?),
+            Kind::Seconds { .. } => Value::Number(parse_number(key, value, "a number of seconds")?),
+            Kind::Port => {
+                let port: u16 = parse_number(key, value, "a port number from 1 to 65535")?;
+                Value::Number(port.into())
+            }
+            Kind::Ipv4 => Value::Ip(value.trim().parse().map_err(|_| {
+                InputError::new(key, format!("{value:?} is not an IPv4 address (a.b.c.d)"))
+            })?),
+            Kind::OneOf => {
+                // The words are the placeholder's: `interface|web|command`.
+                if !self.value().split('|').any(|word| word == value) {
+                    return Err(InputError::new(
+                        key,
+                        format!(
+                            "{value:?} is not one of {}",
+                            self.value().replace('|', ", ")
+                        ),
+                    ));
+                }
+                Value::Text(value.to_string())
+            }
+        })
+    }
+
+    /// A number of seconds within the row's bounds.
+    fn check_bounds(&self, value: &Value) -> Result<(), InputError> {
+        let (Kind::Seconds { min, max }, Value::Number(n)) = (self.kind, value) else {
+            return Ok(());
+        };
+        match max {
+            table::NO_MAX if *n < u64::from(min) => Err(InputError::new(
+                self.name(),
+                format!("must be at least {min} seconds"),
+            )),
+            table::NO_MAX => Ok(()),
+            _ if !(u64::from(min)..=u64::from(max)).contains(n) => Err(InputError::new(
+                self.name(),
+                format!("must be from {min} to {max} seconds"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Is `key` a setting's name (a row of [`SETTINGS`])?
+pub fn is_key(key: &str) -> bool {
+    table::find(key).is_some()
 }
 
 /// Parses a boolean: 1/0, true/false, yes/no, on/off.
@@ -153,131 +255,118 @@ fn non_empty(key: &str, value: &str) -> Result<String, InputError> {
     }
 }
 
-/// A network device name: at most 15 bytes, no `/` or space.
-fn interface_name(key: &str, value: &str) -> Result<String, InputError> {
-    let name = non_empty(key, value)?;
-    if name.len() > 15 || name.contains(['/', ' ']) {
-        return Err(InputError::new(
-            key,
-            format!("{name:?} is not an interface name"),
-        ));
-    }
-    Ok(name)
-}
-
 impl Settings {
     /// Sets `key` from a string value. Unknown keys and bad values are
     /// refused with the key named; the value is never echoed for secrets.
+    /// The row of [`SETTINGS`] gives the generic check, `Settings::rule`
+    /// any check of the setting's own, `Settings::slot` where it is kept.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), InputError> {
+        let setting = table::find(key).ok_or_else(|| unknown_key(key))?;
+        let value = setting.parse(value)?;
+        let value = self.rule(key, value)?;
+        setting.check_bounds(&value)?;
+        if self.slot(key).is_some_and(|slot| slot.put(value)) {
+            Ok(())
+        } else {
+            Err(InputError::new(key, "has no place in the settings"))
+        }
+    }
+
+    /// The checks of a setting's own, after its kind's syntax and before
+    /// its bounds; it may rewrite the value (a domain's final dot) or set
+    /// more (`password_file`).
+    fn rule(&mut self, key: &str, value: Value) -> Result<Value, InputError> {
+        let text = match (key, value) {
+            ("port", Value::Number(port)) => {
+                request::check_port(u16::try_from(port).unwrap_or(0))?;
+                return Ok(Value::Number(port));
+            }
+            ("force_interval", Value::Number(s)) if s < MIN_FORCE_INTERVAL_S as u64 => {
+                return Err(InputError::new(
+                    key,
+                    format!(
+                        "must be at least {MIN_FORCE_INTERVAL_S} seconds (24 h): updates that change nothing count as abuse"
+                    ),
+                ));
+            }
+            (_, Value::Text(text)) => text,
+            (_, value) => return Ok(value),
+        };
         match key {
             "username" => {
                 // A domain may be written fully qualified, with a final
                 // dot; the service knows it without.
-                let value = match value.strip_suffix('.') {
-                    Some(domain) if !value.contains('@') => domain,
-                    _ => value,
+                let name = match text.strip_suffix('.') {
+                    Some(domain) if !text.contains('@') => domain,
+                    _ => &text,
                 };
-                request::check_username(value)?;
-                self.username = Some(value.to_string());
+                request::check_username(name)?;
+                return Ok(Value::Text(name.to_string()));
             }
-            "password" => {
-                request::check_password(value)?;
-                self.password = Some(Secret::new(value));
+            "password" => request::check_password(&text)?,
+            "password_file" => self.password = Some(read_password_file(&text)?),
+            "interface" | "bind_interface" if text.len() > 15 || text.contains(['/', ' ']) => {
+                return Err(InputError::new(
+                    key,
+                    format!("{text:?} is not an interface name"),
+                ));
             }
-            "password_file" => {
-                let path = non_empty(key, value)?;
-                let secret = read_password_file(&path)?;
-                self.password = Some(secret);
+            "ip_url" if !(text.starts_with("http://") || text.starts_with("https://")) => {
+                return Err(InputError::new(key, "must start with http:// or https://"));
             }
-            "server" => {
-                self.server = Some(non_empty(key, value)?);
+            "offline_url" => request::check_offline_url(&text)?,
+            "offline_text" => request::check_offline_text(&text)?,
+            "mx" => request::check_mx(&text)?,
+            "lookup_host" if !request::is_host_name(&text, 1) => {
+                return Err(InputError::new(key, format!("{text:?} is not a host name")));
             }
-            "ca_file" => self.ca_file = Some(PathBuf::from(non_empty(key, value)?)),
-            "allow_http" => self.allow_http = parse_bool(key, value)?,
-            "timeout" => {
-                let t: u64 = parse_number(key, value, "a number of seconds")?;
-                if !(1..=300).contains(&t) {
-                    return Err(InputError::new(key, "must be from 1 to 300 seconds"));
-                }
-                self.timeout = Some(t);
-            }
-            "ip" => {
-                let ip = value.trim().parse().map_err(|_| {
-                    InputError::new(key, format!("{value:?} is not an IPv4 address (a.b.c.d)"))
-                })?;
-                self.ip = Some(ip);
-            }
-            "ip_source" => match value {
-                "interface" | "web" | "command" => self.ip_source = Some(value.to_string()),
-                _ => {
-                    return Err(InputError::new(
-                        key,
-                        format!("{value:?} is not one of interface, web, command"),
-                    ))
-                }
-            },
-            "interface" => self.interface = Some(interface_name(key, value)?),
-            "bind_interface" => self.bind_interface = Some(interface_name(key, value)?),
-            "ip_url" => {
-                let url = non_empty(key, value)?;
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(InputError::new(key, "must start with http:// or https://"));
-                }
-                self.ip_url = Some(url);
-            }
-            "ip_command" => self.ip_command = Some(non_empty(key, value)?),
-            "allow_private" => self.allow_private = parse_bool(key, value)?,
-            "hb" => self.hb = Some(parse_flag01(key, value)?),
-            "stealth" => self.stealth = Some(parse_flag01(key, value)?),
-            "port" => {
-                let port: u16 = parse_number(key, value, "a port number from 1 to 65535")?;
-                request::check_port(port)?;
-                self.port = Some(port);
-            }
-            "offline_url" => {
-                request::check_offline_url(value)?;
-                self.offline_url = Some(value.to_string());
-            }
-            "offline_text" => {
-                request::check_offline_text(value)?;
-                self.offline_text = Some(value.to_string());
-            }
-            "mx" => {
-                request::check_mx(value)?;
-                self.mx = Some(value.to_string());
-            }
-            "state" => self.state = Some(PathBuf::from(non_empty(key, value)?)),
-            "lookup_host" => {
-                if !request::is_host_name(value, 1) {
-                    return Err(InputError::new(
-                        key,
-                        format!("{value:?} is not a host name"),
-                    ));
-                }
-                self.lookup_host = Some(value.to_string());
-            }
-            "force_interval" => {
-                let s: i64 = parse_number(key, value, "a number of seconds")?;
-                if s < MIN_FORCE_INTERVAL_S {
-                    return Err(InputError::new(
-                        key,
-                        format!(
-                            "must be at least {MIN_FORCE_INTERVAL_S} seconds (24 h): updates that change nothing count as abuse"
-                        ),
-                    ));
-                }
-                self.force_interval = Some(s);
-            }
-            "check_interval" => {
-                let s: u64 = parse_number(key, value, "a number of seconds")?;
-                if s < 60 {
-                    return Err(InputError::new(key, "must be at least 60 seconds"));
-                }
-                self.check_interval = Some(s);
-            }
-            _ => return Err(unknown_key(key)),
+            _ => {}
         }
-        Ok(())
+        Ok(Value::Text(text))
+    }
+
+    /// Where the setting named `key` is kept; `None` for no setting.
+    fn slot(&mut self, key: &str) -> Option<Slot<'_>> {
+        Some(match key {
+            "username" => Slot::Text(&mut self.username),
+            "password" => Slot::Secret(&mut self.password),
+            "password_file" => Slot::Path(&mut self.password_file),
+            "server" => Slot::Text(&mut self.server),
+            "ca_file" => Slot::Path(&mut self.ca_file),
+            "allow_http" => Slot::Switch(&mut self.allow_http),
+            "timeout" => Slot::Seconds(&mut self.timeout),
+            "bind_interface" => Slot::Text(&mut self.bind_interface),
+            "ip" => Slot::Ip(&mut self.ip),
+            "ip_source" => Slot::Text(&mut self.ip_source),
+            "interface" => Slot::Text(&mut self.interface),
+            "ip_url" => Slot::Text(&mut self.ip_url),
+            "ip_command" => Slot::Text(&mut self.ip_command),
+            "allow_private" => Slot::Switch(&mut self.allow_private),
+            "hb" => Slot::Flag(&mut self.hb),
+            "stealth" => Slot::Flag(&mut self.stealth),
+            "port" => Slot::Port(&mut self.port),
+            "offline_url" => Slot::Text(&mut self.offline_url),
+            "offline_text" => Slot::Text(&mut self.offline_text),
+            "mx" => Slot::Text(&mut self.mx),
+            "state" => Slot::Path(&mut self.state),
+            "lookup_host" => Slot::Text(&mut self.lookup_host),
+            "force_interval" => Slot::Seconds(&mut self.force_interval),
+            "check_interval" => Slot::Seconds(&mut self.check_interval),
+            _ => return None,
+        })
+    }
+
+    /// Every setting of [`SETTINGS`] with its value as text, or its default
+    /// ([`default_of`]) when unset, or `None`. The password is never
+    /// shown: `(set)` when it is.
+    pub fn into_shown(mut self) -> Vec<(&'static Setting, Option<String>)> {
+        SETTINGS
+            .iter()
+            .map(|s| {
+                let value = self.slot(s.name()).and_then(Slot::shown);
+                (s, value.or_else(|| default_of(s)))
+            })
+            .collect()
     }
 
     /// Sets every key of a config file's object (see [`crate::config_file`]);
@@ -288,9 +377,7 @@ impl Settings {
                 _ if key == "hosts" => {}
                 FileValue::Null => {}
                 FileValue::Text(text) => self.set(key, text)?,
-                FileValue::Unusable if !KEYS.contains(&key.as_str()) => {
-                    return Err(unknown_key(key))
-                }
+                FileValue::Unusable if !is_key(key) => return Err(unknown_key(key)),
                 FileValue::Unusable => {
                     return Err(InputError::new(
                         key.as_str(),
@@ -359,7 +446,9 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(crate::state::default_path),
             lookup_host: self.lookup_host.clone(),
-            force_interval: self.force_interval.unwrap_or(DEFAULT_FORCE_INTERVAL_S),
+            force_interval: self.force_interval.map_or(DEFAULT_FORCE_INTERVAL_S, |s| {
+                i64::try_from(s).unwrap_or(i64::MAX)
+            }),
             check_interval: Duration::from_secs(
                 self.check_interval.unwrap_or(DEFAULT_CHECK_INTERVAL_S),
             ),
@@ -414,6 +503,17 @@ impl Settings {
             ));
         }
         Ok(source.clone())
+    }
+}
+
+/// A setting's default as `--help` and `mtgsy-ddns config` show it: the
+/// row's, or for `state` the path this system uses; `None` when unset
+/// means "not sent".
+pub fn default_of(setting: &Setting) -> Option<String> {
+    match setting.default() {
+        "" if setting.name() == "state" => Some(crate::state::default_path().display().to_string()),
+        "" => None,
+        default => Some(default.to_string()),
     }
 }
 
@@ -518,17 +618,86 @@ mod tests {
         assert!(!format!("{c:?}").contains("pw\""));
     }
 
+    /// A value the setting takes and one it refuses: the kind's, unless
+    /// the setting has a rule of its own.
+    fn samples(s: &Setting, password_file: &str) -> (String, String) {
+        let (good, bad) = match s.name() {
+            "username" => ("home.example.com.", "a b"),
+            "password" => ("pw", "x\ny"),
+            "password_file" => (password_file, "/nonexistent/pw"),
+            "interface" | "bind_interface" => ("eth0", "much-too-long-interface-name"),
+            "ip_url" => ("https://x.example/", "ftp://x"),
+            "lookup_host" => ("home.example.com", "not a host"),
+            "offline_url" => ("https://x.example/", "example.com"),
+            "offline_text" => ("back soon", "a\u{1}b"),
+            "mx" => ("mail.example.com.", "mail.example.com"),
+            "port" => ("8080", "80"),
+            _ => match s.kind {
+                Kind::NonEmpty | Kind::Path => ("x", ""),
+                Kind::Switch => ("yes", "maybe"),
+                Kind::ZeroOne => ("1", "yes"),
+                Kind::Ipv4 => ("1.2.3.4", "1.2.3"),
+                Kind::OneOf => (s.value().split('|').next().unwrap(), "none of them"),
+                Kind::Seconds { min, .. } => {
+                    return (min.to_string(), (min - 1).to_string());
+                }
+                Kind::Port | Kind::Text => panic!("{}: give it samples here", s.name()),
+            },
+        };
+        (good.to_string(), bad.to_string())
+    }
+
     #[test]
-    fn every_key_is_known() {
-        for key in KEYS {
-            let err = Settings::default().set(key, "\u{1}bad\u{1}");
-            if let Err(e) = err {
-                assert_ne!(e.reason(), "is not a known setting", "{key}");
-                assert_eq!(e.field(), *key);
-            }
+    fn every_row_takes_its_value_and_refuses_a_bad_one_by_name() {
+        let file = std::env::temp_dir().join(format!("mtgsy-pw-{}", std::process::id()));
+        std::fs::write(&file, "pw\n").unwrap();
+        let before = Settings::default().into_shown();
+        for (i, s) in SETTINGS.iter().enumerate() {
+            let (good, bad) = samples(s, &file.display().to_string());
+            let mut settings = Settings::default();
+            settings
+                .set(s.name(), &good)
+                .unwrap_or_else(|e| panic!("{}: {good:?}: {e}", s.name()));
+            // Kept where `mtgsy-ddns config` finds it.
+            let shown = &settings.into_shown()[i];
+            assert_eq!(shown.0.name(), s.name());
+            assert!(
+                shown.1.is_some() && shown.1 != before[i].1,
+                "{}: {shown:?}",
+                s.name()
+            );
+            let e = Settings::default().set(s.name(), &bad).expect_err(s.name());
+            assert_eq!(e.field(), s.name(), "{e}");
+            assert_ne!(e.reason(), "is not a known setting", "{e}");
         }
-        let e = Settings::default().set("colour", "x").unwrap_err();
-        assert_eq!(e.field(), "colour");
+        let _ = std::fs::remove_file(&file);
+        for unknown in ["colour", "Username", "ip-url", "dry_run"] {
+            let e = Settings::default().set(unknown, "1").unwrap_err();
+            assert_eq!(e.to_string(), format!("{unknown}: is not a known setting"));
+        }
+        assert_eq!(Settings::default().set("", "1").unwrap_err().field(), "key");
+    }
+
+    #[test]
+    fn the_default_shown_is_the_one_applied() {
+        for s in SETTINGS.iter().filter(|s| !s.default().is_empty()) {
+            let mut given = base();
+            given.set(s.name(), s.default()).unwrap();
+            assert_eq!(given.resolve(), base().resolve(), "{}", s.name());
+        }
+        let state = SETTINGS.iter().find(|s| s.name() == "state").unwrap();
+        assert_eq!(
+            default_of(state).map(PathBuf::from),
+            Some(crate::state::default_path())
+        );
+    }
+
+    #[test]
+    fn the_password_is_never_shown() {
+        let shown = base().into_shown();
+        let password = shown.iter().find(|s| s.0.name() == "password").unwrap();
+        assert_eq!(password.1.as_deref(), Some("(set)"));
+        assert!(!format!("{shown:?}").contains("\"pw\""), "{shown:?}");
     }
 
     #[test]

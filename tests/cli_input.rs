@@ -814,3 +814,106 @@ fn readable_files_holding_the_password_are_warned_about() {
     assert!(!err.contains("chmod"), "{err}");
     assert_eq!(server.connections(), 0);
 }
+
+#[test]
+fn config_prints_the_resolved_settings_never_the_password() {
+    let state = TempDir::new("show");
+    let config = state.path().join("config.json");
+    let json = serde_json::json!({
+        "username": "home.example.com.",
+        "password": PASSWORD,
+        "ip": "1.2.3.4",
+        "hb": 1,
+        "offline_text": "away",
+        "timeout": 10,
+    });
+    std::fs::write(&config, json.to_string()).unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    // file, then the environment, then the flags; an address flag replaces
+    // the file's address source
+    let mut c = cmd();
+    c.args(["config", "--json", "--config"])
+        .arg(&config)
+        .args(["--timeout", "20", "--interface", "eth0", "--allow-private"])
+        .env("MTGSY_USERNAME", "me@example.com");
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    assert_no_password(&[&out, &err]);
+    let j: Value = serde_json::from_str(out.trim()).unwrap();
+    for (key, value) in [
+        ("username", Value::from("me@example.com")),
+        ("password", "(set)".into()),
+        ("password_file", Value::Null),
+        ("ip", Value::Null),
+        ("interface", "eth0".into()),
+        ("hb", "1".into()),
+        ("offline_text", "away".into()),
+        ("allow_private", "1".into()),
+        ("allow_http", "0".into()),
+        ("timeout", "20".into()),
+        ("force_interval", "259200".into()),
+        ("check_interval", "600".into()),
+        ("server", "https://www.mtgsy.net/dns/update.php".into()),
+        ("port", Value::Null),
+    ] {
+        assert_eq!(j[key], value, "{key}: {out}");
+    }
+
+    // text: key = value lines, every setting, nothing sent or written
+    let mut c = cmd();
+    c.args(["config", "--config"]).arg(&config);
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    assert_no_password(&[&out, &err]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&"username = home.example.com"), "{out}");
+    assert!(lines.contains(&"password = (set)"), "{out}");
+    assert!(lines.contains(&"ip = 1.2.3.4"), "{out}");
+    assert!(lines.contains(&"mx ="), "{out}");
+    assert!(lines.iter().all(|l| l.contains(" =")), "{out}");
+    assert_eq!(lines.len(), mtgsy_ddns::config::SETTINGS.len(), "{out}");
+
+    // bad input: exit 2 as for update, with --json an "invalid" outcome
+    for bad in [
+        &["--port", "80"][..],
+        &["--ip", "5.6.7.8", "--interface", "eth0"],
+    ] {
+        let mut c = cmd();
+        c.args(["config", "--json", "--config"])
+            .arg(&config)
+            .args(bad);
+        let (code, out, err) = texts(&run(c));
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        let j: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(j["outcome"], "invalid", "{out}");
+        assert_no_password(&[&out, &err]);
+    }
+    let mut c = cmd();
+    c.args(["config", "--username", "me@example.com", "--ip", "1.2.3.4"]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2);
+    assert!(err.contains("password: is missing"), "{err}");
+    let mut c = cmd();
+    c.args(["config", "--colour", "red"]);
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 2);
+    assert!(err.contains("--colour is not an option"), "{err}");
+}
+
+#[test]
+fn any_number_of_v_is_taken() {
+    let server = StubServer::plain();
+    let state = TempDir::new("vvv");
+    for v in [
+        &["-v"][..],
+        &["-vv"],
+        &["-vvv"],
+        &["-v", "-vv", "--verbose"],
+    ] {
+        let mut c = base(&server, &state);
+        c.args(["--ip", "1.2.3.4", "--dry-run"]).args(v);
+        let (code, _, err) = texts(&run(c));
+        assert_eq!(code, 0, "{v:?}: {err}");
+    }
+    assert!(server.requests().is_empty());
+}

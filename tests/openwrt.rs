@@ -1440,3 +1440,53 @@ fn provider_json_is_listed_by_luci() {
     );
     assert!(v.get("ipv6").is_none(), "the service updates IPv4 only");
 }
+
+#[test]
+fn init_script_starts_no_section_the_binary_refuses() {
+    // Values UCI's types let through but the binary refuses: the init
+    // script asks it (`mtgsy-ddns config --json`) before starting a watch,
+    // logs its reason and starts nothing for that section.
+    let sb = Sandbox::new("init-binary-check");
+    let sec = |name: &str, extra: &str| {
+        format!(
+            "config service '{name}'\n\toption enabled '1'\n\toption username '{name}@example.com'\n\
+             \toption password {pw}\n\toption ip_interface 'eth9'\n{extra}\n",
+            pw = sh_quote(PASSWORD)
+        )
+    };
+    let config = [
+        sec("mx", "\toption mx 'mail.example.com'\n"),
+        sec("eighty", "\toption port '80'\n"),
+        sec("good", "\toption mx 'mail.example.com.'\n"),
+    ]
+    .concat();
+    fs::write(sb.path("config/mtgsy-ddns"), config).unwrap();
+    let lines = run_init(&sb.path("config"), &sb);
+    let instances: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("instance "))
+        .collect();
+    assert_eq!(instances, ["instance good"], "{lines:#?}");
+    let log = lines.join("\n");
+    assert!(!log.contains(PASSWORD), "{log}");
+    for (section, says) in [
+        (
+            "mx",
+            "mx: \"mail.example.com\" must be a fully qualified host name",
+        ),
+        ("eighty", "port: must not be 80"),
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("logger daemon.err {section}: {says}")))
+            .unwrap_or_else(|| panic!("{section}: {log}"));
+        assert!(line.ends_with(" - not started"), "{line}");
+    }
+    // the started one names the server the binary resolved
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "logger daemon.info good: watching good@example.com at https://www.mtgsy.net/dns/update.php"
+        )),
+        "{log}"
+    );
+}

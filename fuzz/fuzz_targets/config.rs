@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mtgsy_ddns::config::{Settings, KEYS};
+use mtgsy_ddns::config::{Settings, SETTINGS};
 use mtgsy_ddns::config_file::ConfigFile;
 
 /// Keys that read files (or stdin): not exercised here.
@@ -30,9 +30,9 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     } else {
-        // Key/value pairs separated by NUL bytes, keys picked from the list.
+        // Key/value pairs separated by NUL bytes, keys picked from the table.
         for (i, value) in text.split('\0').enumerate() {
-            let key = KEYS[(usize::from(selector) + i) % KEYS.len()];
+            let key = SETTINGS[(usize::from(selector) + i) % SETTINGS.len()].name;
             if FILE_KEYS.contains(&key) {
                 continue;
             }

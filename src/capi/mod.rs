@@ -404,7 +404,7 @@ pub unsafe extern "C" fn mtgsy_set(
             h.dry_run = config::parse_bool(key, value).map_err(|e| Fail::input(&e))?;
             return Ok(());
         }
-        if !config::KEYS.contains(&key) {
+        if !config::is_key(key) {
             return Err(Fail::new(
                 MTGSY_UNKNOWN_KEY,
                 format!("{key:?}: is not a known setting"),

@@ -398,7 +398,7 @@ mod tests {
             ),
         ];
         assert_eq!(table.len(), Kind::ALL.len());
-        let help = include_str!("../bin/mtgsy-ddns/main.rs");
+        let help = include_str!("../bin/mtgsy-ddns/help.rs");
         let exit_codes = help
             .split_once("EXIT CODES:")
             .map(|(_, rest)| rest)

@@ -1,5 +1,7 @@
-//! Command-line parsing: words → [`Cli`]. Every `--long-option VALUE` is the
-//! config key `long_option`, so the library's [`Settings::set`] checks it.
+//! Command-line parsing: words → [`Cli`]. The flags of settings come from
+//! the library's table ([`config::SETTINGS`]): `--long-option VALUE` is the
+//! key `long_option`, checked by [`Settings::set`]; a switch takes no value.
+//! The rest (`--config`, `--force`, `-v`, ...) belong to the command line.
 
 use mtgsy_ddns::config::{self, Settings};
 use mtgsy_ddns::config_file::{ConfigFile, FileValue};
@@ -14,6 +16,8 @@ pub enum Action {
     Status,
     /// Watch for address changes.
     Watch,
+    /// Print the resolved settings.
+    Config,
     /// Print help.
     Help,
     /// No arguments: the usage on stderr, exit 2.
@@ -45,9 +49,7 @@ pub struct Cli {
     pub registered_ip: bool,
 }
 
-/// Flags that take no value and map to a boolean setting.
-const BOOL_SETTINGS: &[&str] = &["allow_http", "allow_private"];
-
+/// Parses the words after the program name.
 pub fn parse(args: &[String]) -> Result<Cli, InputError> {
     let mut cli = Cli {
         action: Action::Help,
@@ -74,10 +76,13 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
         Some("update") => cli.action = Action::Update,
         Some("status") => cli.action = Action::Status,
         Some("watch") => cli.action = Action::Watch,
+        Some("config") => cli.action = Action::Config,
         Some(other) => {
             return Err(InputError::new(
                 "command",
-                format!("{other:?} is not a command; use update, status or watch (see --help)"),
+                format!(
+                    "{other:?} is not a command; use update, status, watch or config (see --help)"
+                ),
             ))
         }
     }
@@ -97,8 +102,15 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
                 cli.action = Action::Help;
                 return Ok(cli);
             }
-            "-v" | "--verbose" => cli.verbose += 1,
-            "-vv" => cli.verbose += 2,
+            "--verbose" => cli.verbose = cli.verbose.saturating_add(1),
+            // -v, -vv, -vvv, ...: one more level per v
+            _ if name.len() > 1
+                && name.starts_with('-')
+                && name[1..].bytes().all(|b| b == b'v') =>
+            {
+                let count = u8::try_from(name.len() - 1).unwrap_or(u8::MAX);
+                cli.verbose = cli.verbose.saturating_add(count);
+            }
             "--force" => {
                 no_value("force")?;
                 cli.force = true
@@ -116,20 +128,21 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
                 cli.syslog = true
             }
             "--registered-ip" if cli.action == Action::Status => cli.registered_ip = true,
-            "--password" => {
-                return Err(InputError::new(
-                    "password",
-                    "is never taken on the command line (other users could read it in the process list); use MTGSY_PASSWORD, --password-file FILE or the config file",
-                ))
-            }
             _ if name.starts_with("--") && name.len() > 2 => {
                 let key = name[2..].replace('-', "_");
-                if BOOL_SETTINGS.contains(&key.as_str()) {
+                let setting = config::table::find(&key);
+                if setting.is_some_and(|s| s.secret) {
+                    return Err(InputError::new(
+                        key,
+                        "is never taken on the command line (other users could read it in the process list); use MTGSY_PASSWORD, --password-file FILE or the config file",
+                    ));
+                }
+                if setting.is_some_and(|s| s.is_switch()) {
                     no_value(&key)?;
                     cli.flags.push((key, "1".into()));
                     continue;
                 }
-                if key != "config" && !config::KEYS.contains(&key.as_str()) {
+                if key != "config" && setting.is_none() {
                     return Err(InputError::new(
                         key,
                         format!("{name} is not an option (see --help)"),
@@ -137,10 +150,9 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
                 }
                 let value = match inline {
                     Some(v) => v,
-                    None => words
-                        .next()
-                        .cloned()
-                        .ok_or_else(|| InputError::new(key.as_str(), format!("{name} needs a value")))?,
+                    None => words.next().cloned().ok_or_else(|| {
+                        InputError::new(key.as_str(), format!("{name} needs a value"))
+                    })?,
                 };
                 if key == "config" {
                     cli.config_file = Some(value);
@@ -293,5 +305,43 @@ mod tests {
         assert_eq!(p(&["update", "--force=1"]).unwrap_err().field(), "force");
         let e = p(&["update", "--password=hunter2"]).unwrap_err();
         assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn any_run_of_v_counts_each_v() {
+        for (words, level) in [
+            (&["-v"][..], 1),
+            (&["-vv"], 2),
+            (&["-vvv"], 3),
+            (&["-v", "-v", "-vv"], 4),
+            (&["--verbose", "-vvvv"], 5),
+        ] {
+            let cli = p(&[&["update"], words].concat()).unwrap();
+            assert_eq!(cli.verbose, level, "{words:?}");
+        }
+        for bad in ["-", "-vx", "-V"] {
+            assert_eq!(
+                p(&["update", bad]).unwrap_err().field(),
+                "arguments",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_setting_is_a_flag_switches_without_a_value() {
+        for s in config::SETTINGS {
+            let flag = format!("--{}", s.name().replace('_', "-"));
+            let e = p(&["update", &flag]).err();
+            match (s.secret, s.is_switch()) {
+                (true, _) => assert!(e.unwrap().reason().contains("never taken"), "{flag}"),
+                (false, true) => {
+                    assert!(e.is_none(), "{flag}");
+                    let e = p(&["update", &format!("{flag}=1")]).unwrap_err();
+                    assert_eq!(e.reason(), "takes no value", "{flag}");
+                }
+                (false, false) => assert!(e.unwrap().reason().ends_with("needs a value"), "{flag}"),
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! library.
 
 mod args;
+mod help;
 mod output;
 mod syslog;
 
@@ -43,16 +44,13 @@ fn forbid_core_dumps() {
 fn run(cli: &Cli) -> i32 {
     match cli.action {
         Action::Help => {
-            print!(
-                "mtgsy-ddns: {USAGE}\n\n{HELP}{}{HELP_TAIL}",
-                mtgsy_ddns::state::default_path().display()
-            );
+            print!("{}", help::text());
             0
         }
         Action::Usage => {
             // The synopsis only (the first lines of the help), on stderr
             // through the one line printer.
-            Printer::new(1, false).log(Level::Info, USAGE);
+            Printer::new(1, false).log(Level::Info, help::USAGE);
             Status::BadInput.code()
         }
         Action::Version => {
@@ -62,7 +60,62 @@ fn run(cli: &Cli) -> i32 {
         Action::Update => run_update(cli),
         Action::Status => run_status(cli),
         Action::Watch => run_watch(cli),
+        Action::Config => run_config(cli),
     }
+}
+
+/// `config`: every setting as resolved from the config file, the
+/// environment and the flags, or its default; the password only as
+/// `(set)`. The settings are checked as `update` (or, with a `hosts` list,
+/// `watch`) checks them: bad input is exit 2, nothing printed on stdout
+/// but the `--json` failure.
+fn run_config(cli: &Cli) -> i32 {
+    let mut printer = Printer::new(cli.verbose, cli.syslog);
+    let result = (|| -> Result<_, Error> {
+        let (settings, file) = args::settings(cli)?;
+        if file.as_ref().is_some_and(|f| f.hosts.is_some()) {
+            watch::configs(&settings, file.as_ref())?;
+        } else {
+            settings.resolve()?;
+        }
+        Ok(settings.into_shown())
+    })();
+    let shown = match result {
+        Ok(shown) => shown,
+        Err(e) => {
+            printer.failure(&e, cli.json);
+            return e.status().code();
+        }
+    };
+    let mut text = String::with_capacity(1024);
+    for (i, (setting, value)) in shown.iter().enumerate() {
+        if cli.json {
+            // One object; values as text (as a config file takes them),
+            // null when unset.
+            text.push_str(if i == 0 { "{" } else { "," });
+            text.push_str(&json_string(setting.name()));
+            text.push(':');
+            text.push_str(&value.as_deref().map_or("null".into(), json_string));
+        } else {
+            text.push_str(setting.name());
+            text.push_str(" =");
+            if let Some(value) = value {
+                text.push(' ');
+                text.push_str(value);
+            }
+            text.push('\n');
+        }
+    }
+    if cli.json {
+        text.push_str("}\n");
+    }
+    print!("{text}");
+    0
+}
+
+/// `text` as a JSON string.
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "null".into())
 }
 
 fn run_update(cli: &Cli) -> i32 {
@@ -178,79 +231,3 @@ fn run_status(cli: &Cli) -> i32 {
         e.status().code()
     })
 }
-
-/// The help's first lines, also printed alone when no arguments are given.
-const USAGE: &str = "\
-dynamic DNS client for Microtech (mtgsy.net), with a rate guard
-that never gets the account blocked.
-
-USAGE:
-    mtgsy-ddns update [OPTIONS]      one guarded update
-    mtgsy-ddns status [OPTIONS]      what the state file says
-    mtgsy-ddns watch [OPTIONS]       stay running; update within a second of an
-                                     address change (Linux rtnetlink, no polling)
-    mtgsy-ddns --version | --help";
-
-const HELP: &str = "\
-ACCOUNT:
-    --username NAME        account e-mail or one dynamic domain (or MTGSY_USERNAME)
-    --password-file FILE   read the password from FILE ('-' = stdin); or set
-                           MTGSY_PASSWORD; never given as a flag value
-    --config FILE          JSON object with the same keys as the long options
-                           (dashes or underscores); flags override it
-
-ADDRESS (give one source):
-    --ip ADDR              the IPv4 address to register
-    --interface IFACE      the first global address of IFACE
-    --ip-url URL           the first IPv4 address in the page at URL
-    --ip-command CMD       the first IPv4 address CMD prints
-    --ip-source interface|web|command   optional; names the source given
-    --allow-private        permit private, CGNAT, loopback, ... addresses
-    --lookup-host NAME     with no state yet, NAME resolving to the address
-                           counts as already registered
-
-REQUEST:
-    --hb 0|1               heartbeats (default 0; always sent)
-    --stealth 0|1          offline redirect in a hidden frame
-    --port N               port of your web site when the ISP blocks 80 (not 80)
-    --offline-url URL      where visitors go while offline (http:// or https://)
-    --offline-text TEXT    what visitors see while offline
-    --mx HOST.             MX host, fully qualified, ending in a period
-
-TRANSPORT:
-    --server URL           default https://www.mtgsy.net/dns/update.php
-    --ca-file PEM          trust these roots instead of the built-in ones
-    --allow-http           permit a http:// server (password in clear text!)
-    --timeout SECONDS      connect + whole request (default 30)
-
-GUARD AND STATE:
-    --state PATH           default here: ";
-
-const HELP_TAIL: &str = "
-                           (/etc/mtgsy-ddns/state.json on OpenWrt, else
-                           /var/lib/mtgsy-ddns/state.json)
-    --force                send even if unchanged; the 10-minute floor holds,
-                           and an update that changes nothing goes out at
-                           most once a day
-    --force-interval SECS  resend an unchanged address after this (default
-                           259200 = 72 h; at least 86400 = 24 h)
-
-WATCH:
-    --check-interval SECS  safety-net re-check (default 600, at least 60)
-    config \"hosts\": [{...}, ...]  several hosts, each with its own user name;
-                           top-level keys and flags are their defaults
-    signals: SIGTERM/SIGINT stop, SIGHUP reloads the config, SIGUSR1 checks now
-
-OUTPUT:
-    --dry-run              show the request (password masked); send nothing
-    --json                 one JSON object on stdout
-    -v, --verbose          more detail on stderr
-    --syslog               also log to syslog
-    status --registered-ip print only the registered address (exit 1 if none)
-
-EXIT CODES:
-    0 updated or nothing to do    2 bad input or configuration (nothing sent)
-    3 deferred by the rate guard  4 network, TLS or server error
-    5 rejected by the service     6 blocked by the service
-    1 watch: the system refused signals or netlink (nothing sent)
-";

@@ -139,6 +139,7 @@ mtgsy_reset() {
 	MTGSY_PASS=""
 	MTGSY_USER=""
 	MTGSY_PASSFILE=""
+	MTGSY_CONFIG=""
 }
 
 # mtgsy_is_true VALUE: UCI's notion of a true boolean.
@@ -487,6 +488,26 @@ mtgsy_json() {
 	command -v jsonfilter >/dev/null 2>&1 || return 0
 	__v="$(jsonfilter -s "$2" -e "$1" 2>/dev/null)"
 	[ "$__v" = null ] || printf '%s\n' "$__v"
+}
+
+# mtgsy_check: ask the binary whether it takes the settings in $MTGSY_ARGS
+# (`mtgsy-ddns config --json` with the same arguments after the command
+# word): it checks every value and how they fit together exactly as the
+# command will. On success the resolved settings (JSON, the password only as
+# "(set)") are in $MTGSY_CONFIG, for mtgsy_json; else the binary's message
+# is in $MTGSY_ERROR.
+mtgsy_check() {
+	local __out
+	MTGSY_CONFIG=""
+	eval "set -- $MTGSY_ARGS"
+	shift
+	if __out="$("$MTGSY_BIN" config --json "$@" 2>/dev/null)"; then
+		MTGSY_CONFIG="$__out"
+		return 0
+	fi
+	MTGSY_ERROR="$(mtgsy_json @.message "$__out")"
+	[ -n "$MTGSY_ERROR" ] || MTGSY_ERROR="$MTGSY_BIN refused the settings (run it with: config)"
+	return 1
 }
 
 # mtgsy_clock_ok: is the clock past the build date? RTC-less boards start in
