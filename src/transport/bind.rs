@@ -117,11 +117,10 @@ fn connect(device: &str, addr: SocketAddr, deadline: Option<Instant>) -> io::Res
         }
         stream.set_write_timeout(Some(left))?;
     }
-    let rc = with_sockaddr(addr, |sa, len| {
-        // SAFETY: `sa` points to a socket address of `len` bytes that
-        // lives for this call; the descriptor is open.
-        unsafe { libc::connect(stream.as_raw_fd(), sa, len) }
-    });
+    let (sa, len) = c_addr(addr);
+    // SAFETY: `sa` is a socket address of `len` bytes, alive for the call;
+    // the descriptor is open.
+    let rc = unsafe { libc::connect(stream.as_raw_fd(), (&raw const sa).cast(), len) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -129,7 +128,8 @@ fn connect(device: &str, addr: SocketAddr, deadline: Option<Instant>) -> io::Res
 }
 
 /// Ties `socket` to `device`; where that needs a capability the process
-/// lacks, binds it to the device's IPv4 address instead.
+/// lacks, binds it to the device's first IPv4 address instead (so an IPv6
+/// server `addr` is then out of reach, and the next address is tried).
 fn bind_to_device(socket: &OwnedFd, device: &str, addr: SocketAddr) -> io::Result<()> {
     // SAFETY: the option value is `device`'s bytes, of the length given.
     let rc = unsafe {
@@ -161,17 +161,13 @@ fn bind_to_device(socket: &OwnedFd, device: &str, addr: SocketAddr) -> io::Resul
             )
         })?;
     if !addr.is_ipv4() {
-        return Err(refused(
-            device,
-            "not permitted to bind to the device, and its IPv4 address cannot reach an IPv6 server",
-        ));
+        return Err(io::ErrorKind::AddrNotAvailable.into());
     }
     let source = SocketAddr::new(IpAddr::V4(own), 0);
-    let rc = with_sockaddr(source, |sa, len| {
-        // SAFETY: `sa` points to a socket address of `len` bytes that
-        // lives for this call; the descriptor is open.
-        unsafe { libc::bind(socket.as_raw_fd(), sa, len) }
-    });
+    let (sa, len) = c_addr(source);
+    // SAFETY: `sa` is a socket address of `len` bytes, alive for the call;
+    // the descriptor is open.
+    let rc = unsafe { libc::bind(socket.as_raw_fd(), (&raw const sa).cast(), len) };
     if rc != 0 {
         let e = io::Error::last_os_error();
         return Err(refused(device, format_args!("cannot bind to {own}: {e}")));
@@ -179,46 +175,57 @@ fn bind_to_device(socket: &OwnedFd, device: &str, addr: SocketAddr) -> io::Resul
     Ok(())
 }
 
-/// Calls `f` with `addr` as a C socket address and its length.
-fn with_sockaddr<T>(addr: SocketAddr, f: impl FnOnce(*const libc::sockaddr, u32) -> T) -> T {
+/// A C socket address of either family.
+#[repr(C)]
+union CAddr {
+    v4: libc::sockaddr_in,
+    v6: libc::sockaddr_in6,
+}
+
+/// `addr` as a C socket address, and its length.
+fn c_addr(addr: SocketAddr) -> (CAddr, libc::socklen_t) {
     match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from(*a.ip()).to_be(),
+        SocketAddr::V4(a) => (
+            CAddr {
+                v4: libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from(*a.ip()).to_be(),
+                    },
+                    sin_zero: [0; 8],
                 },
-                sin_zero: [0; 8],
-            };
-            f(
-                (&sin as *const libc::sockaddr_in).cast(),
-                std::mem::size_of_val(&sin) as u32,
-            )
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
+            },
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        ),
+        SocketAddr::V6(a) => (
+            CAddr {
+                v6: libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
                 },
-                sin6_scope_id: a.scope_id(),
-            };
-            f(
-                (&sin6 as *const libc::sockaddr_in6).cast(),
-                std::mem::size_of_val(&sin6) as u32,
-            )
-        }
+            },
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        ),
     }
 }
 
 /// A TCP connection made by [`BoundConnector`]. Never kept for reuse.
-#[derive(Debug)]
 pub(crate) struct BoundStream {
     stream: TcpStream,
     buffers: LazyBuffers,
+}
+
+// By hand: the derived one links the formatting of socket addresses.
+impl std::fmt::Debug for BoundStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BoundStream")
+    }
 }
 
 /// The timeout for the next read or write (`None`: none); `Err` when no
