@@ -4,7 +4,10 @@
 //! [`HttpTransport`] is the real one (ureq 3, rustls on ring). It never
 //! retries, never follows redirects, reads at most [`MAX_BODY`] bytes of the
 //! reply, sets `TCP_NODELAY`, and reports whether a failed request may have
-//! reached the server, which the rate guard must count.
+//! reached the server, which the rate guard must count. With
+//! `bind_interface` set, every connection leaves through that device
+//! (`transport/bind.rs`); a connection that cannot be bound fails before
+//! sending.
 
 use std::io::{self, Read};
 use std::sync::Arc;
