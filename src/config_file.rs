@@ -52,6 +52,18 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
+    /// Reads and parses the config file at `path`: at most
+    /// 1 MiB, UTF-8 text, one
+    /// JSON object. Errors name the setting `config` and the path.
+    pub fn read(path: &str) -> Result<ConfigFile, InputError> {
+        let bytes =
+            crate::fsio::read_file_capped(std::path::Path::new(path), crate::fsio::MAX_FILE_BYTES)
+                .map_err(|e| InputError::new("config", format!("cannot read {path}: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| InputError::new("config", format!("{path} is not UTF-8 text")))?;
+        ConfigFile::parse(path, &text)
+    }
+
     /// Parses the text of a config file named `path` (for messages).
     pub fn parse(path: &str, text: &str) -> Result<ConfigFile, InputError> {
         // From bytes, like the state file: one JSON reader linked, not two.

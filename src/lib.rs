@@ -9,22 +9,41 @@
 //!
 //! ## How the pieces fit
 //!
-//! - [`request`] (pure): validated [`UpdateFields`] → [`Request`] (the URL).
-//! - [`reply`] (pure): HTTP status and body → [`Verdict`].
-//! - [`guard`] (pure): [`Record`], the time and what is wanted →
-//!   [`Decision`]; time is always an argument.
-//! - [`state`]: the JSON state file, locked and written atomically.
+//! `ARCHITECTURE.md` at the repository's root is the map; in short, in the
+//! order data flows through one update:
+//!
+//! - [`config`]: settings by name (a JSON file via [`config_file`], flags,
+//!   the C ABI's `mtgsy_set`), one row of [`config::table`] each →
+//!   [`Config`].
 //! - [`detect`]: the current address from an interface, a web page or a
-//!   command.
-//! - [`transport`]: the only module with sockets (ureq + rustls on ring);
-//!   [`crypto`] picks the TLS algorithms it offers.
-//! - [`config`]: settings by name (from JSON, flags or the C ABI) → [`Config`];
-//!   [`config_file`] reads the JSON config file.
-//! - [`update`]: the cycle that ties them together; [`update::run`].
-//! - [`capi`]: the C ABI (`mtgsy_*`), a thin layer over the same code.
+//!   command (no policy: which addresses may be registered is checked
+//!   with the request's fields).
+//! - [`request`] (pure): validated [`UpdateFields`] → [`Request`] (the URL).
+//! - [`guard`] (pure): [`Record`], the time and what is wanted →
+//!   [`Decision`]; time is always an argument. [`jitter`] (pure) spreads a
+//!   fleet's requests without weakening it.
+//! - [`state`]: the JSON state file, locked and written atomically.
+//! - [`transport`]: the only module with sockets (ureq + rustls on ring,
+//!   with a pruned set of TLS algorithms).
+//! - [`reply`] (pure): HTTP status and body → [`Verdict`].
+//! - [`update`]: the cycle in phases ([`update::begin`] → a permit →
+//!   conclude) and [`update::run`], which the CLI, [`watch`] mode and the
+//!   C ABI ([`capi`]) all go through; its [`update::Outcome`] carries one
+//!   [`update::Kind`] with every mapping (word, exit status, C code, log
+//!   level).
 //!
 //! The pure modules never open sockets or files and never read the clock,
 //! so every rule is tested exhaustively in memory.
+//!
+//! ## The public surface
+//!
+//! What is public is what the `mtgsy-ddns` binary, the C ABI, the tests,
+//! the fuzzers and the fleet simulation use; it is not promised to be
+//! stable between versions (the C header and the command line are). File
+//! primitives, the address command, the worker thread, the IPv4 range
+//! rules and the TLS algorithm choice stay private. Library messages name
+//! settings as the config file spells them (`allow_private`); the binary
+//! swaps in its flags.
 //!
 //! ```no_run
 //! use mtgsy_ddns::{config::Settings, transport::HttpTransport, update};
@@ -43,15 +62,15 @@
 
 #![deny(missing_docs)]
 
-pub mod addr;
+mod addr;
 pub mod capi;
 mod command;
 pub mod config;
 pub mod config_file;
-pub mod crypto;
+mod crypto;
 pub mod detect;
 pub mod error;
-pub mod fsio;
+mod fsio;
 pub mod guard;
 pub mod jitter;
 pub mod reply;

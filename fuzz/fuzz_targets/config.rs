@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         // Key/value pairs separated by NUL bytes, keys picked from the table.
         for (i, value) in text.split('\0').enumerate() {
-            let key = SETTINGS[(usize::from(selector) + i) % SETTINGS.len()].name;
+            let key = SETTINGS[(usize::from(selector) + i) % SETTINGS.len()].name();
             if FILE_KEYS.contains(&key) {
                 continue;
             }

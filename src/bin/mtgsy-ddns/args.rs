@@ -179,14 +179,7 @@ pub fn settings(cli: &Cli) -> Result<(Settings, Option<ConfigFile>), InputError>
     let mut settings = Settings::default();
     let mut file = None;
     if let Some(path) = &cli.config_file {
-        let bytes = mtgsy_ddns::fsio::read_file_capped(
-            std::path::Path::new(path),
-            mtgsy_ddns::fsio::MAX_FILE_BYTES,
-        )
-        .map_err(|e| InputError::new("config", format!("cannot read {path}: {e}")))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| InputError::new("config", format!("{path} is not UTF-8 text")))?;
-        let parsed = ConfigFile::parse(path, &text)?;
+        let parsed = ConfigFile::read(path)?;
         let hosts = match &parsed.hosts {
             Some(mtgsy_ddns::config_file::Hosts::List(list)) => list.as_slice(),
             _ => &[],
