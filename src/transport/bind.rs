@@ -47,6 +47,8 @@ impl Connector for BoundConnector {
                     stream.set_nodelay(config.no_delay())?;
                     let buffers =
                         LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
+                    // Not registered with `details.register_shutdown`: no
+                    // agent of this crate is ever shut down from another thread.
                     return Ok(Some(BoundStream { stream, buffers }));
                 }
                 // Binding fails the same way for every address.
