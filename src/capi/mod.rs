@@ -375,7 +375,8 @@ pub unsafe extern "C" fn mtgsy_reset(h: *mut mtgsy) -> c_int {
 /// `ca_file`, `allow_http`, `timeout`, `ip`, `ip_source`, `interface`,
 /// `ip_url`, `ip_command`, `allow_private`, `hb`, `stealth`, `port`,
 /// `offline_url`, `offline_text`, `mx`, `state`, `lookup_host`,
-/// `force_interval`, `check_interval`; and `dry_run` (`"1"`: `mtgsy_update`
+/// `force_interval`, `check_interval`, `bind_interface` (the network
+/// device requests leave through); and `dry_run` (`"1"`: `mtgsy_update`
 /// finds the address and asks the rate guard but sends nothing and writes
 /// no state; its result says what would be sent).
 ///

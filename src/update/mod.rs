@@ -74,6 +74,7 @@ pub fn run(
     let ip = detect::detect(
         &config.address,
         config.transport.timeout,
+        config.transport.bind_interface.as_deref(),
         &[config.password.expose()],
     )?;
     if !matches!(config.address, detect::AddressSource::Fixed(_)) {

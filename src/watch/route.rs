@@ -2,8 +2,10 @@
 //! socket and asks the [`Schedule`] for the checks each event calls for:
 //! hosts on that interface (or one of its aliases) at once, hosts whose
 //! address comes from a web page or a command after a settle delay, hosts
-//! with a fixed address never. A lost or unreadable event checks every
-//! host.
+//! with a fixed address never. A host bound to a device (`bind_interface`,
+//! one WAN of several) hears that device's events too, and a web or
+//! command host bound to one hears only those. A lost or unreadable event
+//! checks every host.
 
 use std::io;
 
@@ -61,9 +63,11 @@ pub(super) fn read_events(
     }
 }
 
-/// Which hosts an address event concerns: those on that interface at
-/// once; those whose address comes from the web or a command after the
-/// settle delay; fixed addresses never.
+/// Which hosts an address event concerns: those on that interface, or
+/// bound to it, at once; those whose address comes from the web or a
+/// command after the settle delay (when bound to a device, only for that
+/// device's events); fixed addresses never. An event whose interface is
+/// gone concerns every host but the fixed ones.
 fn route(
     event: &netlink::AddrEvent,
     hosts: &[Host],
@@ -91,15 +95,19 @@ fn route(
             name.as_deref().unwrap_or("an interface that is gone")
         ),
     );
+    let on = |device: &str| name.as_deref().is_none_or(|n| concerns(device, n));
     for (i, host) in hosts.iter().enumerate() {
+        let bound = host.config.transport.bind_interface.as_deref();
         match &host.config.address {
             AddressSource::Interface(watched) => {
-                if name.as_deref().is_none_or(|n| concerns(watched, n)) {
+                if on(watched) || bound.is_some_and(on) {
                     schedule.want(i, now);
                 }
             }
             AddressSource::Web(_) | AddressSource::Command(_) => {
-                schedule.want(i, now.saturating_add(SETTLE_MS))
+                if bound.is_none_or(on) {
+                    schedule.want(i, now.saturating_add(SETTLE_MS))
+                }
             }
             AddressSource::Fixed(_) => {}
         }
@@ -186,5 +194,62 @@ mod tests {
         };
         route(&lo, &hosts, &mut sched2, 200, &log);
         assert_eq!(sched2, sched);
+    }
+
+    #[test]
+    fn hosts_bound_to_a_wan_hear_only_that_wan() {
+        let json = serde_json::json!({"hosts": [
+            {"username": "a.example.com", "ip_url": "https://ip.example/", "bind_interface": "wan0"},
+            {"username": "b.example.com", "ip_url": "https://ip.example/", "bind_interface": "wan1"},
+            {"username": "c.example.com", "interface": "lan0", "bind_interface": "wan1"},
+            {"username": "d.example.com", "ip_command": "echo 1.2.3.4"},
+        ]});
+        let hosts = build_hosts(configs(&base(), Some(&file(&json))).unwrap()).unwrap();
+        let log: SharedLog = Arc::new(|_, _| {});
+        // The hosts an event on `label` asks for, and when.
+        let routed = |label: Option<&str>| {
+            let mut sched = Schedule::new(hosts.len(), 0);
+            for i in 0..hosts.len() {
+                sched.started(i);
+                sched.finished(i, 0, 600_000, None);
+            }
+            let event = netlink::AddrEvent {
+                change: Change::Added,
+                index: u32::MAX,
+                prefix_len: 24,
+                scope: 0,
+                label: label.map(String::from),
+                address: Some(Ipv4Addr::new(5, 6, 7, 8)),
+            };
+            route(&event, &hosts, &mut sched, 100, &log);
+            let mut due = Vec::new();
+            for at in [100, 100 + SETTLE_MS] {
+                while let Some(i) = sched.due(at) {
+                    sched.started(i);
+                    sched.finished(i, at, 600_000, None);
+                    due.push((hosts[i].label.as_str(), at));
+                }
+            }
+            due
+        };
+        let settled = 100 + SETTLE_MS;
+        assert_eq!(
+            routed(Some("wan0")),
+            [("a.example.com", settled), ("d.example.com", settled)]
+        );
+        assert_eq!(
+            routed(Some("wan1:1")),
+            [
+                ("c.example.com", 100),
+                ("b.example.com", settled),
+                ("d.example.com", settled)
+            ]
+        );
+        assert_eq!(
+            routed(Some("lan0")),
+            [("c.example.com", 100), ("d.example.com", settled)]
+        );
+        // An interface that is gone may have been anyone's.
+        assert_eq!(routed(None).len(), 4);
     }
 }
