@@ -75,10 +75,9 @@ pub(crate) fn tls_config(roots: ureq::tls::RootCerts) -> ureq::tls::TlsConfig {
 /// never runs. (This uses ureq's `unversioned` API, which may change in a
 /// minor release: Cargo.lock pins the version.)
 pub(crate) fn agent(config: ureq::config::Config, bind: Option<&str>) -> ureq::Agent {
-    use ureq::unversioned::transport::{Connector, RustlsConnector, TcpConnector};
+    use ureq::unversioned::transport::{Connector, RustlsConnector};
     let connector =
         ().chain(bind::BoundConnector(bind.map(str::to_string)))
-            .chain(TcpConnector::default())
             .chain(RustlsConnector::default());
     ureq::Agent::with_parts(config, connector, Resolver)
 }

@@ -2,13 +2,14 @@
 //! several WANs): a ureq connector that opens the TCP connection itself.
 //!
 //! ureq's own TCP connector cannot bind a socket before it connects, so
-//! when a device is set, [`BoundConnector`] makes the socket with libc,
-//! ties it to the device with `SO_BINDTODEVICE` (or, when that is not
-//! permitted, binds it to the device's IPv4 address, so that the source
-//! address — and with policy routing such as mwan3's, the WAN — is the
-//! device's), connects within the timeout and sets `TCP_NODELAY`. Without a
-//! device it does nothing and ureq's TCP connector, next in the chain,
-//! connects as usual.
+//! [`BoundConnector`] makes every connection of the client itself: it
+//! creates the socket with libc and, when a device is set, ties it to the
+//! device with `SO_BINDTODEVICE` (or, when that is not permitted, binds it
+//! to the device's IPv4 address, so that the source address — and with
+//! policy routing such as mwan3's, the WAN — is the device's); then it
+//! connects within the timeout and sets `TCP_NODELAY`. One connect path
+//! for bound and unbound connections, and ureq's TCP connector is not
+//! linked (about 3 KB).
 //!
 //! Failing to bind is reported as a [`BindError`]: nothing was sent.
 
@@ -22,8 +23,7 @@ use ureq::unversioned::transport::{
 };
 use ureq::Timeout;
 
-/// Opens connections bound to a device, or leaves them to the next
-/// connector when there is no device.
+/// Opens the client's TCP connections, bound to a device when one is set.
 #[derive(Debug)]
 pub(crate) struct BoundConnector(pub(crate) Option<String>);
 
@@ -35,9 +35,7 @@ impl Connector for BoundConnector {
         details: &ConnectionDetails,
         _chained: Option<()>,
     ) -> Result<Option<BoundStream>, ureq::Error> {
-        let Some(device) = &self.0 else {
-            return Ok(None);
-        };
+        let device = self.0.as_deref();
         let deadline = details.timeout.not_zero().map(|t| Instant::now() + *t);
         let mut last = None;
         for addr in details.addrs.iter() {
@@ -95,7 +93,11 @@ fn refused(device: &str, why: impl std::fmt::Display) -> io::Error {
 
 /// Connects to `addr` through `device`, giving up at `deadline` (the error
 /// is then `EINPROGRESS`, as `connect` reports it).
-fn connect(device: &str, addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+fn connect(
+    device: Option<&str>,
+    addr: SocketAddr,
+    deadline: Option<Instant>,
+) -> io::Result<TcpStream> {
     let family = if addr.is_ipv4() {
         libc::AF_INET
     } else {
@@ -109,7 +111,9 @@ fn connect(device: &str, addr: SocketAddr, deadline: Option<Instant>) -> io::Res
     }
     // SAFETY: `fd` is a fresh descriptor nothing else owns.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-    bind_to_device(&socket, device, addr)?;
+    if let Some(device) = device {
+        bind_to_device(&socket, device, addr)?;
+    }
     let stream = TcpStream::from(socket);
     // A blocking connect gives up after the send timeout (EINPROGRESS).
     if let Some(deadline) = deadline {
