@@ -62,6 +62,8 @@ pub struct Settings {
     pub allow_http: bool,
     /// Request timeout in seconds.
     pub timeout: Option<u64>,
+    /// The network device requests leave through (one WAN of several).
+    pub bind_interface: Option<String>,
     /// A fixed address.
     pub ip: Option<Ipv4Addr>,
     /// `interface`, `web` or `command`.
@@ -309,7 +311,7 @@ impl Settings {
             }
             "password" => request::check_password(&text)?,
             "password_file" => self.password = Some(read_password_file(&text)?),
-            "interface" if text.len() > 15 || text.contains(['/', ' ']) => {
+            "interface" | "bind_interface" if text.len() > 15 || text.contains(['/', ' ']) => {
                 return Err(InputError::new(
                     key,
                     format!("{text:?} is not an interface name"),
@@ -339,6 +341,7 @@ impl Settings {
             "ca_file" => Slot::Path(&mut self.ca_file),
             "allow_http" => Slot::Switch(&mut self.allow_http),
             "timeout" => Slot::Seconds(&mut self.timeout),
+            "bind_interface" => Slot::Text(&mut self.bind_interface),
             "ip" => Slot::Ip(&mut self.ip),
             "ip_source" => Slot::Text(&mut self.ip_source),
             "interface" => Slot::Text(&mut self.interface),
@@ -443,6 +446,7 @@ impl Settings {
             transport: TransportConfig {
                 timeout: Duration::from_secs(self.timeout.unwrap_or(DEFAULT_TIMEOUT_S)),
                 ca_pem,
+                bind_interface: self.bind_interface.clone(),
             },
             state_path: self
                 .state

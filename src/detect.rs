@@ -80,11 +80,13 @@ pub fn redirect_target(from: &str, location: &str) -> Option<String> {
 const MAX_SOURCE_OUTPUT: usize = 16 * 1024;
 
 /// Finds the address from `source`. `timeout` bounds web and command
-/// sources; a command's environment carries none of `secrets` (nor any
-/// `MTGSY_*` variable).
+/// sources; a web page is fetched through device `bind` when given
+/// (`bind_interface`: the address the page sees is that WAN's); a command's
+/// environment carries none of `secrets` (nor any `MTGSY_*` variable).
 pub fn detect(
     source: &AddressSource,
     timeout: Duration,
+    bind: Option<&str>,
     secrets: &[&str],
 ) -> Result<Ipv4Addr, Error> {
     let fail = |what: String| Error::Detect {
@@ -105,7 +107,7 @@ pub fn detect(
             })
         }
         AddressSource::Web(url) => {
-            let text = fetch(url, timeout).map_err(fail)?;
+            let text = fetch(url, timeout, bind).map_err(fail)?;
             first_ipv4(&text).ok_or_else(|| fail("no IPv4 address in the reply".into()))
         }
         AddressSource::Command(cmd) => {
@@ -218,9 +220,10 @@ pub fn next_hop(
     Ok(Some(target))
 }
 
-/// Fetches the page at `url`; redirects are followed by hand, at most
-/// [`MAX_ADDRESS_REDIRECTS`], and only to `https://` URLs.
-fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
+/// Fetches the page at `url` through device `bind`, if given; redirects
+/// are followed by hand, at most [`MAX_ADDRESS_REDIRECTS`], and only to
+/// `https://` URLs.
+fn fetch(url: &str, timeout: Duration, bind: Option<&str>) -> Result<String, String> {
     // A public "what is my address" page: the web PKI roots, whatever
     // `ca_file` says for the update server.
     let tls = crate::transport::tls_config(ureq::tls::RootCerts::WebPki);
@@ -234,6 +237,7 @@ fn fetch(url: &str, timeout: Duration) -> Result<String, String> {
             .http_status_as_error(false)
             .user_agent(crate::request::user_agent())
             .build(),
+        bind,
     );
     let deadline = std::time::Instant::now() + timeout;
     let mut current = url.to_string();
@@ -380,13 +384,20 @@ mod tests {
     #[test]
     fn command_source() {
         let t = Duration::from_secs(5);
-        let ok = detect(&AddressSource::Command("echo ' 5.6.7.8 '".into()), t, &[]).unwrap();
+        let ok = detect(
+            &AddressSource::Command("echo ' 5.6.7.8 '".into()),
+            t,
+            None,
+            &[],
+        )
+        .unwrap();
         assert_eq!(ok, Ipv4Addr::new(5, 6, 7, 8));
-        let err = detect(&AddressSource::Command("exit 3".into()), t, &[]).unwrap_err();
+        let err = detect(&AddressSource::Command("exit 3".into()), t, None, &[]).unwrap_err();
         assert!(err.to_string().contains("exited"), "{err}");
         let err = detect(
             &AddressSource::Command("sleep 5".into()),
             Duration::from_millis(200),
+            None,
             &[],
         )
         .unwrap_err();

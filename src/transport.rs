@@ -4,7 +4,10 @@
 //! [`HttpTransport`] is the real one (ureq 3, rustls on ring). It never
 //! retries, never follows redirects, reads at most [`MAX_BODY`] bytes of the
 //! reply, sets `TCP_NODELAY`, and reports whether a failed request may have
-//! reached the server, which the rate guard must count.
+//! reached the server, which the rate guard must count. With
+//! `bind_interface` set, every connection leaves through that device
+//! (`transport/bind.rs`); a connection that cannot be bound fails before
+//! sending.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -12,6 +15,8 @@ use std::time::Duration;
 
 use crate::error::InputError;
 use crate::request::Request;
+
+mod bind;
 
 /// Most bytes of a reply body read; the rest is never read.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -49,6 +54,9 @@ pub struct TransportConfig {
     pub timeout: Duration,
     /// PEM bundle of trusted roots; `None` uses the compiled-in web PKI roots.
     pub ca_pem: Option<Vec<u8>>,
+    /// The network device every connection leaves through
+    /// (`bind_interface`); `None`: wherever the routing table says.
+    pub bind_interface: Option<String>,
 }
 
 /// TLS settings for every HTTPS connection the client makes: rustls with
@@ -61,13 +69,16 @@ pub(crate) fn tls_config(roots: ureq::tls::RootCerts) -> ureq::tls::TlsConfig {
         .build()
 }
 
-/// An agent whose connections are TCP, then rustls for `https`, and nothing
-/// else. ureq's default chain also links SOCKS and HTTP CONNECT proxy code
-/// that `proxy(None)` never runs. (This uses ureq's `unversioned` API, which
-/// may change in a minor release: Cargo.lock pins the version.)
-pub(crate) fn agent(config: ureq::config::Config) -> ureq::Agent {
-    use ureq::unversioned::transport::{Connector, RustlsConnector, TcpConnector};
-    let connector = ().chain(TcpConnector::default()).chain(RustlsConnector::default());
+/// An agent whose connections are TCP (bound to device `bind` when given,
+/// see [`bind`]), then rustls for `https`, and nothing else. ureq's default
+/// chain also links SOCKS and HTTP CONNECT proxy code that `proxy(None)`
+/// never runs. (This uses ureq's `unversioned` API, which may change in a
+/// minor release: Cargo.lock pins the version.)
+pub(crate) fn agent(config: ureq::config::Config, bind: Option<&str>) -> ureq::Agent {
+    use ureq::unversioned::transport::{Connector, RustlsConnector};
+    let connector =
+        ().chain(bind::BoundConnector(bind.map(str::to_string)))
+            .chain(RustlsConnector::default());
     ureq::Agent::with_parts(config, connector, Resolver)
 }
 
@@ -180,7 +191,7 @@ impl HttpTransport {
             .max_idle_connections(0)
             .build();
         Ok(HttpTransport {
-            agent: agent(agent_config),
+            agent: agent(agent_config, config.bind_interface.as_deref()),
         })
     }
 }
@@ -222,6 +233,9 @@ fn describe(e: ureq::Error) -> SendError {
         may_have_reached_server: true,
         message,
     };
+    if let Some(refusal) = bind_refusal(&e) {
+        return unsent(refusal);
+    }
     match e {
         E::HostNotFound => unsent("server host name not found (DNS)".into()),
         E::ConnectionFailed => unsent("could not connect to the server".into()),
@@ -247,6 +261,15 @@ fn describe(e: ureq::Error) -> SendError {
         },
         E::BadUri(_) | E::Http(_) => unsent("the request could not be formed".into()),
         other => maybe(format!("{other}")),
+    }
+}
+
+/// The message when the connection could not be bound to `bind_interface`
+/// (nothing was sent).
+fn bind_refusal(e: &ureq::Error) -> Option<String> {
+    match e {
+        ureq::Error::Io(io) => bind::bind_refusal(io),
+        _ => None,
     }
 }
 

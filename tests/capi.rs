@@ -701,6 +701,30 @@ mod guard_through_the_abi {
     }
 
     #[test]
+    fn an_unknown_bind_interface_sends_nothing() {
+        let server = StubServer::plain();
+        let dir = TempDir::new("abi-bind");
+        let h = Handle::new(&dir.path().join("state.json"), "u@example.com");
+        for (k, v) in [
+            ("server", server.url().as_str()),
+            ("allow_http", "1"),
+            ("ip", "1.2.3.4"),
+            ("bind_interface", "nosuchwan9"),
+        ] {
+            assert_eq!(h.set(k, v), MTGSY_OK, "{k}");
+        }
+        let (code, outcome, sent, message) = h.update();
+        assert_eq!(
+            (code, outcome.as_str(), sent),
+            (MTGSY_NETWORK, "failed", 0),
+            "{message}"
+        );
+        let words = "bind_interface: cannot send through nosuchwan9: no such device";
+        assert!(message.contains(words), "{message}");
+        assert_eq!(server.connections(), 0, "nothing on the wire");
+    }
+
+    #[test]
     fn messages_name_settings_not_command_line_flags() {
         let dir = TempDir::new("abi-words");
         let cases: &[(&[(&str, &str)], &str)] = &[

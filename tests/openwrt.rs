@@ -179,6 +179,7 @@ fn run_provider(
         .env("MTGSY_DDNS_STATE", sb.path("state/state.json"))
         .env("MTGSY_DDNS_RUNDIR", sb.path("varrun"))
         .env("MTGSY_DDNS_SERVER", server)
+        .env("MTGSY_DDNS_NETWORK_SH", sb.path("network.sh"))
         .env("TEST_RUNDIR", sb.path("run"))
         .env("TEST_LOGFILE", sb.path("ddns.log"))
         .env("TEST_SCRIPT", provider_script())
@@ -446,6 +447,43 @@ fn provider_bad_input_returns_127_and_sends_nothing() {
         );
     }
     assert_eq!(stub.requests().len(), 0, "something was sent");
+}
+
+/// A stand-in of netifd's /lib/functions/network.sh in the sandbox: the
+/// logical network `wanb` is up on device `lo`, every other one is down.
+fn write_network_sh(sb: &Sandbox) {
+    fs::write(
+        sb.path("network.sh"),
+        "network_get_device() {\n\tcase \"$2\" in\n\t\twanb) eval \"$1=lo\" ;;\n\
+         \t\t*) eval \"$1=''\"; return 1 ;;\n\tesac\n}\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn provider_bind_network_sends_through_its_device() {
+    let stub = StubServer::plain();
+    let sb = Sandbox::new("bind");
+    write_network_sh(&sb);
+    let sec = section(&[("bind_network", "wanb")]);
+    let r = run_provider(&sb, &stub.url(), &sec, IP1, "update");
+    assert_eq!(r.rc, 0, "{}\n{}", r.stdout, sb.read("ddns.log"));
+    let (argv, _) = &sb.calls()[0];
+    assert_eq!(arg_after(argv, "--bind-interface"), Some("lo"), "{argv:?}");
+    assert_eq!(stub.requests().len(), 1);
+    // A network with no device up: nothing sent, the reason logged.
+    let sb = Sandbox::new("bind-down");
+    write_network_sh(&sb);
+    let sec = section(&[("bind_network", "wanc")]);
+    let r = run_provider(&sb, &stub.url(), &sec, IP1, "update");
+    assert_eq!(r.rc, 127, "{}", r.stdout);
+    assert!(sb.calls().is_empty(), "the binary ran");
+    let log = sb.read("ddns.log");
+    assert!(
+        log.contains("bind_network: no device is up for network 'wanc' yet"),
+        "{log}"
+    );
+    assert_eq!(stub.requests().len(), 1);
 }
 
 #[test]
@@ -946,6 +984,7 @@ fn run_init(config_dir: &Path, sb: &Sandbox) -> Vec<String> {
         .env("MTGSY_DDNS_BIN", BIN)
         .env("MTGSY_DDNS_STATE", sb.path("state/state.json"))
         .env("MTGSY_DDNS_RUNDIR", sb.path("varrun"))
+        .env("MTGSY_DDNS_NETWORK_SH", sb.path("network.sh"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -1065,6 +1104,37 @@ fn init_script_runs_one_watch_instance_per_enabled_section() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("watching 1 host(s)"), "{err}");
+}
+
+#[test]
+fn init_script_binds_a_section_to_its_wan() {
+    let sb = Sandbox::new("init-bind");
+    write_network_sh(&sb);
+    fs::write(
+        sb.path("config/mtgsy-ddns"),
+        "config service 'b'\n\toption enabled '1'\n\toption username 'b@example.com'\n\
+         \toption password 'x'\n\toption ip_source 'web'\n\toption ip_url 'https://ip.example/'\n\
+         \toption bind_network 'wanb'\n",
+    )
+    .unwrap();
+    let lines = run_init(&sb.path("config"), &sb);
+    let argv: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("word "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        arg_after(&argv, "--bind-interface"),
+        Some("lo"),
+        "{lines:#?}"
+    );
+    // a reload when that WAN comes up, as for the section's interface
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("interface-trigger interface.*.up wanb ")),
+        "{lines:#?}"
+    );
 }
 
 #[test]

@@ -375,7 +375,8 @@ pub unsafe extern "C" fn mtgsy_reset(h: *mut mtgsy) -> c_int {
 /// `ca_file`, `allow_http`, `timeout`, `ip`, `ip_source`, `interface`,
 /// `ip_url`, `ip_command`, `allow_private`, `hb`, `stealth`, `port`,
 /// `offline_url`, `offline_text`, `mx`, `state`, `lookup_host`,
-/// `force_interval`, `check_interval`, `jitter` (seconds, 0 to 300:
+/// `force_interval`, `check_interval`, `bind_interface` (the network
+/// device requests leave through), `jitter` (seconds, 0 to 300:
 /// `mtgsy_update` then waits a random delay of up to that long before it
 /// sends, so a fleet does not send in the same second); and `dry_run`
 /// (`"1"`: `mtgsy_update` finds the address and asks the rate guard but

@@ -397,6 +397,15 @@ pub const SETTINGS: &[Setting] = &[
         "timeout",
     ),
     row!(
+        "bind_interface",
+        Kind::NonEmpty,
+        Group::Transport,
+        "DEV",
+        "send through network device DEV (one WAN of several)",
+        "",
+        "bind_network",
+    ),
+    row!(
         "state",
         Kind::Path,
         Group::GuardAndState,

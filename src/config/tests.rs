@@ -29,7 +29,7 @@ fn samples(s: &Setting, password_file: &str) -> (String, String) {
         "username" => ("home.example.com.", "a b"),
         "password" => ("pw", "x\ny"),
         "password_file" => (password_file, "/nonexistent/pw"),
-        "interface" => ("eth0", "much-too-long-interface-name"),
+        "interface" | "bind_interface" => ("eth0", "much-too-long-interface-name"),
         "ip_url" => ("https://x.example/", "ftp://x"),
         "lookup_host" => ("home.example.com", "not a host"),
         "offline_url" => ("https://x.example/", "example.com"),

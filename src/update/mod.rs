@@ -170,6 +170,7 @@ fn detect_ip(config: &Config, log: Log<'_>) -> Result<Ipv4Addr, Error> {
     let ip = detect::detect(
         &config.address,
         config.transport.timeout,
+        config.transport.bind_interface.as_deref(),
         &[config.password.expose()],
     )?;
     if !matches!(config.address, detect::AddressSource::Fixed(_)) {

@@ -137,7 +137,8 @@ impl Host {
 pub(super) const WARNED_MAX: usize = 16;
 
 /// The hosts for these configurations; hosts with the same transport
-/// settings share one transport (one TLS setup).
+/// settings (timeout, roots and `bind_interface`: one WAN) share one
+/// transport (one TLS setup).
 pub(super) fn build_hosts(configs: Vec<Config>) -> Result<Vec<Host>, Error> {
     let mut transports: Vec<(TransportConfig, Arc<HttpTransport>)> = Vec::new();
     let mut hosts = Vec::with_capacity(configs.len());

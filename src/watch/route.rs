@@ -3,8 +3,10 @@
 //! hosts on that interface (or one of its aliases) after their random
 //! delay (the `jitter` that keeps a fleet from sending in the same second),
 //! hosts whose address comes from a web page or a command after a settle
-//! delay and their random delay, hosts with a fixed address never. A lost
-//! or unreadable event checks every host at once.
+//! delay and their random delay, hosts with a fixed address never. A host
+//! bound to a device (`bind_interface`, one WAN of several) hears that
+//! device's events too, and a web or command host bound to one hears only
+//! those. A lost or unreadable event checks every host at once.
 
 use std::io;
 
@@ -67,9 +69,12 @@ pub(super) fn read_events(
     }
 }
 
-/// Which hosts an address event concerns: those on that interface after
-/// their random delay; those whose address comes from the web or a command
-/// after the settle delay and their random delay; fixed addresses never.
+/// Which hosts an address event concerns: those on that interface, or
+/// bound to it, after their random delay; those whose address comes from
+/// the web or a command after the settle delay and their random delay
+/// (when bound to a device, only for that device's events); fixed
+/// addresses never. An event whose interface is gone concerns every host
+/// but the fixed ones.
 fn route(
     event: &netlink::AddrEvent,
     hosts: &[Host],
@@ -98,16 +103,20 @@ fn route(
             name.as_deref().unwrap_or("an interface that is gone")
         ),
     );
+    let on = |device: &str| name.as_deref().is_none_or(|n| concerns(device, n));
     for (i, host) in hosts.iter().enumerate() {
+        let bound = host.config.transport.bind_interface.as_deref();
         match &host.config.address {
             AddressSource::Interface(watched) => {
-                if name.as_deref().is_none_or(|n| concerns(watched, n)) {
+                if on(watched) || bound.is_some_and(on) {
                     schedule.want_spread(i, now.saturating_add(spread(host)));
                 }
             }
             AddressSource::Web(_) | AddressSource::Command(_) => {
-                let at = now.saturating_add(SETTLE_MS).saturating_add(spread(host));
-                schedule.want_spread(i, at)
+                if bound.is_none_or(on) {
+                    let at = now.saturating_add(SETTLE_MS).saturating_add(spread(host));
+                    schedule.want_spread(i, at)
+                }
             }
             AddressSource::Fixed(_) => {}
         }
@@ -244,5 +253,62 @@ mod tests {
         assert!(draws(&hosts[3]).iter().any(|d| *d > clock.ms_for(10u64)));
         // The schedule waits; the runs themselves must not wait again.
         assert!(hosts.iter().all(|h| h.config.jitter == Some(0)));
+    }
+
+    #[test]
+    fn hosts_bound_to_a_wan_hear_only_that_wan() {
+        let json = serde_json::json!({"hosts": [
+            {"username": "a.example.com", "ip_url": "https://ip.example/", "bind_interface": "wan0"},
+            {"username": "b.example.com", "ip_url": "https://ip.example/", "bind_interface": "wan1"},
+            {"username": "c.example.com", "interface": "lan0", "bind_interface": "wan1"},
+            {"username": "d.example.com", "ip_command": "echo 1.2.3.4"},
+        ]});
+        let hosts = build_hosts(configs(&base(), Some(&file(&json))).unwrap()).unwrap();
+        let log: SharedLog = Arc::new(|_, _| {});
+        // The hosts an event on `label` asks for, and when.
+        let routed = |label: Option<&str>| {
+            let mut sched = Schedule::new(hosts.len(), 0);
+            for i in 0..hosts.len() {
+                sched.started(i);
+                sched.finished(i, 0, 600_000, None);
+            }
+            let event = netlink::AddrEvent {
+                change: Change::Added,
+                index: u32::MAX,
+                prefix_len: 24,
+                scope: 0,
+                label: label.map(String::from),
+                address: Some(Ipv4Addr::new(5, 6, 7, 8)),
+            };
+            route(&event, &hosts, &mut sched, 100, &|_| 0, &log);
+            let mut due = Vec::new();
+            for at in [100, 100 + SETTLE_MS] {
+                while let Some(i) = sched.due(at) {
+                    sched.started(i);
+                    sched.finished(i, at, 600_000, None);
+                    due.push((hosts[i].label.as_str(), at));
+                }
+            }
+            due
+        };
+        let settled = 100 + SETTLE_MS;
+        assert_eq!(
+            routed(Some("wan0")),
+            [("a.example.com", settled), ("d.example.com", settled)]
+        );
+        assert_eq!(
+            routed(Some("wan1:1")),
+            [
+                ("c.example.com", 100),
+                ("b.example.com", settled),
+                ("d.example.com", settled)
+            ]
+        );
+        assert_eq!(
+            routed(Some("lan0")),
+            [("c.example.com", 100), ("d.example.com", settled)]
+        );
+        // An interface that is gone may have been anyone's.
+        assert_eq!(routed(None).len(), 4);
     }
 }

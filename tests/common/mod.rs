@@ -53,6 +53,8 @@ pub struct Recorded {
     pub target: String,
     /// Header lines as (name in lower case, value).
     pub headers: Vec<(String, String)>,
+    /// The client's address and port.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Recorded {
@@ -133,6 +135,12 @@ impl StubServer {
         Self::start(None)
     }
 
+    /// A plain-HTTP server listening on `ip` (`0.0.0.0`: every address)
+    /// instead of 127.0.0.1; [`StubServer::url`] still names 127.0.0.1.
+    pub fn plain_on(ip: &str) -> StubServer {
+        Self::start_on(ip, None)
+    }
+
     /// An HTTPS server with a certificate for 127.0.0.1 and localhost,
     /// signed by a CA made now; [`StubServer::ca_pem_path`] holds the CA.
     pub fn tls() -> StubServer {
@@ -145,7 +153,11 @@ impl StubServer {
     }
 
     fn start(tls: Option<TlsOptions>) -> StubServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        Self::start_on("127.0.0.1", tls)
+    }
+
+    fn start_on(ip: &str, tls: Option<TlsOptions>) -> StubServer {
+        let listener = TcpListener::bind((ip, 0)).expect("bind the stand-in");
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared {
             behaviour: Mutex::new(Behaviour::Reply(200, "800 OK".into())),
@@ -171,6 +183,7 @@ impl StubServer {
                 std::thread::spawn(move || {
                     *s.connections.lock().unwrap() += 1;
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+                    let peer = stream.peer_addr().ok();
                     match config {
                         Some(cfg) => {
                             let conn = match rustls::ServerConnection::new(cfg) {
@@ -178,11 +191,11 @@ impl StubServer {
                                 Err(_) => return,
                             };
                             let mut tls = rustls::StreamOwned::new(conn, stream);
-                            serve(&mut tls, &s);
+                            serve(&mut tls, &s, peer);
                         }
                         None => {
                             let mut stream = stream;
-                            serve(&mut stream, &s);
+                            serve(&mut stream, &s, peer);
                         }
                     }
                 });
@@ -234,7 +247,7 @@ impl StubServer {
     }
 }
 
-fn serve<S: Read + Write>(stream: &mut S, shared: &Shared) {
+fn serve<S: Read + Write>(stream: &mut S, shared: &Shared, peer: Option<std::net::SocketAddr>) {
     let behaviour = shared.behaviour.lock().unwrap().clone();
     if let Behaviour::CloseAtOnce = behaviour {
         return;
@@ -267,6 +280,7 @@ fn serve<S: Read + Write>(stream: &mut S, shared: &Shared) {
         method,
         target,
         headers,
+        peer,
     });
     let respond = |stream: &mut S, status: u16, extra: &[String], body: &[u8]| {
         let mut head = format!(

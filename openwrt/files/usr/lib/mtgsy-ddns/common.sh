@@ -31,6 +31,8 @@ MTGSY_BIN="${MTGSY_DDNS_BIN:-/usr/bin/mtgsy-ddns}"
 MTGSY_STATE="${MTGSY_DDNS_STATE:-/etc/mtgsy-ddns/state.json}"
 # Password files, one per section: tmpfs, 0700 directory, 0600 files.
 MTGSY_RUNDIR="${MTGSY_DDNS_RUNDIR:-/var/run/mtgsy-ddns}"
+# netifd's shell functions (network_get_device).
+MTGSY_NETWORK_SH="${MTGSY_DDNS_NETWORK_SH:-/lib/functions/network.sh}"
 # Init scripts of the two services (hotplug checks they are enabled).
 MTGSY_INITD="${MTGSY_DDNS_INITD:-/etc/init.d}"
 # A clock before this is not set yet (RTC-less boards before NTP): the release
@@ -74,6 +76,7 @@ server          string                                                -         
 use_https       bool:1                                                -
 cacert          string                                                -
 timeout         uinteger                                              --timeout
+bind_network    string                                                -
 check_interval  uinteger:10                                           -
 check_unit      or("seconds","minutes","hours","days"):minutes        -
 force_interval  uinteger:72                                           -
@@ -351,6 +354,7 @@ $MTGSY_OPTIONS
 EOF
 	mtgsy_cacert || return 1
 	mtgsy_server || return 1
+	mtgsy_bind || return 1
 
 	mtgsy_interval force hours || return 1
 	if [ -n "$MTGSY_SECS" ] && [ "$MTGSY_SECS" != 0 ]; then
@@ -435,13 +439,27 @@ mtgsy_ip_args() {
 	return 0
 }
 
+# mtgsy_bind: ddns-scripts' bind_network (a logical network, one WAN of
+# several with mwan3): the update request, and a web address page, leave
+# through its device (--bind-interface DEVICE).
+mtgsy_bind() {
+	local __dev=""
+	[ -n "$bind_network" ] || return 0
+	mtgsy_network_device __dev "$bind_network"
+	if [ -z "$__dev" ]; then
+		MTGSY_ERROR="bind_network: no device is up for network '$bind_network' yet"
+		return 1
+	fi
+	mtgsy_add --bind-interface "$__dev"
+}
+
 # mtgsy_network_device VAR NETWORK: the L3 device of a logical network
 # (netifd, through /lib/functions/network.sh), or empty.
 mtgsy_network_device() {
 	local __d=""
-	if [ -f /lib/functions/network.sh ]; then
-		# shellcheck disable=SC1091
-		. /lib/functions/network.sh
+	if [ -f "$MTGSY_NETWORK_SH" ]; then
+		# shellcheck disable=SC1090
+		. "$MTGSY_NETWORK_SH"
 		network_get_device __d "$2" 2>/dev/null || __d=""
 	fi
 	eval "$1=\$__d"
