@@ -196,7 +196,7 @@ fn wait_jitter(config: &Config, want: &Want, now: i64, log: Log<'_>) -> bool {
     let Some(record) = peek_record(config) else {
         return false;
     };
-    let decision = guard::decide(&record, now, want);
+    let decision = guard::decide(&record, with_boot_clock(now), want);
     let wait = jitter::event_wait(jitter_seed(config), max_s, &decision);
     if wait <= 0 {
         return false;
@@ -207,6 +207,16 @@ fn wait_jitter(config: &Config, want: &Want, now: i64, log: Log<'_>) -> bool {
     );
     std::thread::sleep(Duration::from_secs(wait.unsigned_abs()));
     true
+}
+
+/// `now` for a guard asked outside the cycle (the jitter's and the dry
+/// run's look at the state): with the boot clock, as [`begin`] asks it, so
+/// both say what the locked run will decide.
+fn with_boot_clock(now: i64) -> guard::Now {
+    guard::Now {
+        wall: now,
+        boot: crate::boot_clock::reading_for(now),
+    }
 }
 
 /// A seed for one run's jitter: [`jitter::seed`] of `config`'s account
@@ -259,7 +269,7 @@ fn attempt_result(verdict: Verdict) -> AttemptResult {
 /// say, from the state read without the exclusive lock; nothing written.
 fn dry_run(config: &Config, opts: &RunOptions, want: &Want, request: &request::Request) -> Outcome {
     let record = peek_record(config).unwrap_or_default();
-    let verdict = match guard::decide(&record, opts.now, want) {
+    let verdict = match guard::decide(&record, with_boot_clock(opts.now), want) {
         Decision::Send(reason) => format!(
             "the guard would send it ({})",
             outcome::describe_reason(reason, want.ip)
