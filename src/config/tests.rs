@@ -2,6 +2,9 @@
 //! settings resolve together, and the address source rules.
 
 use super::*;
+use crate::detect::AddressSource;
+use crate::guard::DEFAULT_FORCE_INTERVAL_S;
+use std::time::Duration;
 
 fn base() -> Settings {
     let mut s = Settings::default();
