@@ -42,10 +42,30 @@ pub fn read_prefix(file: &File, limit: u64) -> io::Result<Vec<u8>> {
     let mut bytes = vec![0; usize::try_from(size).unwrap_or(0).min(limit)];
     // A plain loop, not `Take` and `read_to_end`: less code linked.
     let mut len = 0;
+    let mut probed = false;
     loop {
         if len == bytes.len() {
             if len >= limit {
                 break;
+            }
+            if !probed {
+                // Usually the whole file is in already: one small read on
+                // the stack tells, instead of zeroing 8 KiB more first.
+                probed = true;
+                let mut probe = [0u8; 64];
+                let mut reader = file;
+                let n = loop {
+                    match reader.read(&mut probe[..(limit - len).min(64)]) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        other => break other?,
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                bytes.extend_from_slice(&probe[..n]);
+                len += n;
+                continue;
             }
             bytes.resize(len.saturating_add(8192).min(limit), 0);
         }

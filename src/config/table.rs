@@ -183,7 +183,12 @@ impl Setting {
 
 /// The row named `name`, if any.
 pub fn find(name: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.name() == name)
+    // The name is the row text's first part: compare it in place rather
+    // than scanning each row for its end (every key of every run comes
+    // through here).
+    SETTINGS
+        .iter()
+        .find(|s| s.text.starts_with(name) && s.text.as_bytes().get(name.len()) == Some(&0x1f))
 }
 
 /// A row: name, kind, group, placeholder, help, default, UCI option (the
