@@ -188,7 +188,7 @@ pub fn find(name: &str) -> Option<&'static Setting> {
     // through here).
     SETTINGS
         .iter()
-        .find(|s| s.text.starts_with(name) && s.text.as_bytes().get(name.len()) == Some(&0x1f))
+        .find(|s| s.text.as_bytes().get(name.len()) == Some(&0x1f) && s.text.starts_with(name))
 }
 
 /// A row: name, kind, group, placeholder, help, default, UCI option (the
