@@ -15,64 +15,13 @@
 
 mod common;
 
-use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{StubServer, TempDir};
+use common::{Netns, StubServer, TempDir};
 
 /// The stand-in's address, behind both WANs.
 const SERVER_IP: &str = "192.0.2.80";
-
-/// Runs `ip ARGS`, failing the test if it fails.
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `ip` (iproute2 is needed): {e}"));
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "mtgb{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        ip(&["netns", "add", &name]);
-        let ns = Netns(name);
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", self.0.as_str()];
-        all.extend_from_slice(args);
-        ip(&all);
-    }
-
-    fn file(&self) -> File {
-        File::open(format!("/var/run/netns/{}", self.0)).expect("open the namespace")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 /// The router with its two WANs, the internet and the stand-in there.
 struct TwoWans {
@@ -83,13 +32,13 @@ struct TwoWans {
 
 impl TwoWans {
     fn new() -> TwoWans {
-        let router = Netns::new("r");
-        let internet = Netns::new("i");
+        let router = Netns::new("br");
+        let internet = Netns::new("bi");
         internet.ip(&["addr", "add", &format!("{SERVER_IP}/32"), "dev", "lo"]);
         for (dev, net, metric) in [("wana", "10.1.0", "10"), ("wanb", "10.2.0", "20")] {
             let peer = format!("{dev}p");
             router.ip(&["link", "add", dev, "type", "veth", "peer", "name", &peer]);
-            router.ip(&["link", "set", &peer, "netns", &internet.0]);
+            router.ip(&["link", "set", &peer, "netns", &internet.name]);
             router.ip(&["addr", "add", &format!("{net}.1/24"), "dev", dev]);
             internet.ip(&["addr", "add", &format!("{net}.2/24"), "dev", &peer]);
             router.ip(&["link", "set", dev, "up"]);
@@ -106,15 +55,7 @@ impl TwoWans {
                 metric,
             ]);
         }
-        let ns = internet.file();
-        let server = std::thread::spawn(move || {
-            // SAFETY: setns on this thread only, with a namespace fd.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            StubServer::plain_on("0.0.0.0")
-        })
-        .join()
-        .expect("start the stand-in in the namespace");
+        let server = internet.inside(|| StubServer::plain_on("0.0.0.0"));
         TwoWans {
             router,
             _internet: internet,

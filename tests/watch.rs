@@ -31,88 +31,34 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Behaviour, StubServer, TempDir};
+use common::{Behaviour, Netns, StubServer, TempDir};
 
 const PASSWORD: &str = "w4tch-s3cret";
 
-/// Runs `ip ARGS`, failing the test if it cannot run or fails.
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `ip` (iproute2 is needed): {e}"));
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// A namespace for watch mode: `lo` up and a veth pair `wan0`/`wan0p`,
+/// both up, no addresses.
+fn wan_netns() -> Netns {
+    let ns = Netns::new("w");
+    add_wan(&ns);
+    ns
 }
 
-/// A network namespace with `lo` up and a veth pair `wan0`/`wan0p`, both
-/// up, no addresses; deleted on drop, also when the test fails.
-struct Netns {
-    name: String,
+/// Adds the veth pair `wan0`/`wan0p` to `ns`, both up.
+fn add_wan(ns: &Netns) {
+    ns.ip(&[
+        "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p",
+    ]);
+    ns.ip(&["link", "set", "wan0", "up"]);
+    ns.ip(&["link", "set", "wan0p", "up"]);
 }
 
-impl Netns {
-    fn new() -> Netns {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "mtgw-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        ip(&["netns", "add", &name]);
-        let ns = Netns { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns.add_wan();
-        ns
-    }
-
-    /// `ip -n NS ARGS`.
-    fn ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", self.name.as_str()];
-        all.extend_from_slice(args);
-        ip(&all);
-    }
-
-    fn add_wan(&self) {
-        self.ip(&[
-            "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p",
-        ]);
-        self.ip(&["link", "set", "wan0", "up"]);
-        self.ip(&["link", "set", "wan0p", "up"]);
-    }
-
-    fn file(&self) -> File {
-        File::open(format!("/var/run/netns/{}", self.name)).expect("open the namespace")
-    }
-
-    /// A stand-in server listening on the namespace's 127.0.0.1.
-    fn server(&self) -> StubServer {
-        let ns = self.file();
-        std::thread::spawn(move || {
-            // SAFETY: setns on this thread only, with a namespace fd.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            StubServer::plain()
-        })
-        .join()
-        .expect("start the server in the namespace")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
+/// A stand-in server listening on the namespace's 127.0.0.1.
+fn ns_server(ns: &Netns) -> StubServer {
+    ns.inside(StubServer::plain)
 }
 
 /// A running `mtgsy-ddns watch` inside a namespace; killed on drop.
@@ -304,8 +250,8 @@ fn adding_an_address_sends_one_update_within_a_second() {
     if !common::namespaces_or_skip("adding_an_address_sends_one_update_within_a_second") {
         return;
     }
-    let ns = Netns::new();
-    let server = ns.server();
+    let ns = wan_netns();
+    let server = ns_server(&ns);
     let dir = TempDir::new("watch-add");
     // With the fleet's random delay (default up to 10 s) turned off.
     let args = [
@@ -348,8 +294,8 @@ fn flapping_sends_one_update_now_and_one_after_the_floor() {
     if !common::namespaces_or_skip("flapping_sends_one_update_now_and_one_after_the_floor") {
         return;
     }
-    let ns = Netns::new();
-    let server = ns.server();
+    let ns = wan_netns();
+    let server = ns_server(&ns);
     let dir = TempDir::new("watch-flap");
     let mut w = wan_watch(&ns, &dir, &server, WARP);
     w.wait_log("time runs 60x faster", 1, Duration::from_secs(10));
@@ -410,9 +356,9 @@ fn removing_the_interface_and_bringing_it_back_is_survived() {
     if !common::namespaces_or_skip("removing_the_interface_and_bringing_it_back_is_survived") {
         return;
     }
-    let ns = Netns::new();
+    let ns = wan_netns();
     ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
-    let server = ns.server();
+    let server = ns_server(&ns);
     let dir = TempDir::new("watch-relink");
     let mut w = wan_watch(&ns, &dir, &server, WARP);
     wait_requests(&server, 1, Duration::from_secs(5));
@@ -423,7 +369,7 @@ fn removing_the_interface_and_bringing_it_back_is_survived() {
     w.wait_log("waiting for an address event", 1, Duration::from_secs(3));
     assert!(w.alive());
 
-    ns.add_wan();
+    add_wan(&ns);
     ns.ip(&["addr", "add", "5.6.7.8/24", "dev", "wan0"]);
     w.wait_log("added 5.6.7.8/24 on wan0", 1, Duration::from_secs(3));
     w.wait_log("update to 5.6.7.8 deferred", 1, Duration::from_secs(3));
@@ -433,7 +379,7 @@ fn removing_the_interface_and_bringing_it_back_is_survived() {
 
     // Gone and back again with the same address: nothing to send.
     ns.ip(&["link", "del", "wan0"]);
-    ns.add_wan();
+    add_wan(&ns);
     ns.ip(&["addr", "add", "5.6.7.8/24", "dev", "wan0"]);
     w.wait_log("added 5.6.7.8/24 on wan0", 2, Duration::from_secs(3));
     std::thread::sleep(Duration::from_secs(1));
@@ -446,9 +392,9 @@ fn sigterm_mid_update_leaves_a_valid_state() {
     if !common::namespaces_or_skip("sigterm_mid_update_leaves_a_valid_state") {
         return;
     }
-    let ns = Netns::new();
+    let ns = wan_netns();
     ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
-    let server = ns.server();
+    let server = ns_server(&ns);
     server.set_behaviour(Behaviour::Delay(Duration::from_secs(20)));
     let dir = TempDir::new("watch-term");
     let mut w = wan_watch(&ns, &dir, &server, &[]);
@@ -508,9 +454,9 @@ fn sigterm_and_sigint_when_idle_exit_at_once() {
         return;
     }
     for sig in [libc::SIGTERM, libc::SIGINT] {
-        let ns = Netns::new();
+        let ns = wan_netns();
         ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
-        let server = ns.server();
+        let server = ns_server(&ns);
         let dir = TempDir::new("watch-idle-stop");
         let mut w = wan_watch(&ns, &dir, &server, &[]);
         wait_requests(&server, 1, Duration::from_secs(5));
@@ -532,9 +478,9 @@ fn several_hosts_reload_on_sighup_and_check_on_sigusr1() {
     if !common::namespaces_or_skip("several_hosts_reload_on_sighup_and_check_on_sigusr1") {
         return;
     }
-    let ns = Netns::new();
+    let ns = wan_netns();
     ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
-    let server = ns.server();
+    let server = ns_server(&ns);
     let dir = TempDir::new("watch-hosts");
     let config = dir.path().join("config.json");
     let write_config = |names: &[&str]| {
@@ -615,9 +561,9 @@ fn idle_watch_does_not_wake_up() {
     if !common::namespaces_or_skip("idle_watch_does_not_wake_up") {
         return;
     }
-    let ns = Netns::new();
+    let ns = wan_netns();
     ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
-    let server = ns.server();
+    let server = ns_server(&ns);
     let dir = TempDir::new("watch-idle");
     let mut w = wan_watch(&ns, &dir, &server, &[]);
     wait_requests(&server, 1, Duration::from_secs(5));

@@ -570,3 +570,75 @@ pub fn root_or_skip(test: &str, why: &str) -> bool {
     }
     root
 }
+
+/// Runs `ip ARGS` (iproute2), failing the test if it cannot run or fails.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `ip` (iproute2 is needed): {e}"));
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace with `lo` up, deleted on drop (also when the test
+/// fails). Needs root: check [`namespaces_or_skip`] first.
+pub struct Netns {
+    /// Its name under /var/run/netns.
+    pub name: String,
+}
+
+impl Netns {
+    /// A new namespace named after `tag`, this process and a counter.
+    pub fn new(tag: &str) -> Netns {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "mtg{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `ip -n NS ARGS`.
+    pub fn ip(&self, args: &[&str]) {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all);
+    }
+
+    /// The namespace's file, for setns(2).
+    pub fn file(&self) -> std::fs::File {
+        std::fs::File::open(format!("/var/run/netns/{}", self.name)).expect("open the namespace")
+    }
+
+    /// `make()` run on a thread that has entered the namespace (a stand-in
+    /// server started there listens inside it).
+    pub fn inside<T: Send + 'static>(&self, make: impl FnOnce() -> T + Send + 'static) -> T {
+        use std::os::fd::AsRawFd;
+        let ns = self.file();
+        std::thread::spawn(move || {
+            // SAFETY: setns on this thread only, with a namespace fd.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            make()
+        })
+        .join()
+        .expect("run inside the namespace")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
