@@ -57,8 +57,9 @@ impl Clock {
     }
 
     /// `wall` for the guard, with the boot clock advanced by the same
-    /// elapsed seconds as [`Clock::now`].
-    fn at(&self, wall: i64) -> Now {
+    /// elapsed seconds as [`Clock::now`] (the boot clock is read once, when
+    /// the clock starts).
+    pub fn at(&self, wall: i64) -> Now {
         let elapsed = self.elapsed();
         Now {
             wall,

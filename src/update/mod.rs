@@ -81,7 +81,7 @@ pub fn run(
     let mut ip = detect_ip(config, &mut log)?;
     if !opts.dry_run {
         let want = want(config, &config.fields(ip), opts.force);
-        if wait_jitter(config, &want, clock.now(), &mut log) {
+        if wait_jitter(config, &want, &clock, &mut log) {
             // The address may have changed meanwhile: the newest goes out.
             ip = detect_ip(config, &mut log)?;
         }
@@ -101,7 +101,7 @@ pub fn run(
     let want = want(config, &fields, opts.force);
 
     if opts.dry_run {
-        return Ok(dry_run(config, opts, &want, &request));
+        return Ok(dry_run(config, opts, &clock, &want, &request));
     }
 
     let permit = match begin(config, &want, clock, &mut log)? {
@@ -184,11 +184,11 @@ fn detect_ip(config: &Config, log: Log<'_>) -> Result<Ipv4Addr, Error> {
 
 /// The random wait of a run an interface event triggered (`jitter`, at
 /// most `config.jitter` seconds, none when unset): when the guard, asked
-/// at `now` with the state read without the lock, would send `want`,
+/// at `clock`'s time with the state read without the lock, would send `want`,
 /// sleeps [`jitter::event_wait`] seconds and returns whether it did. The
 /// cycle asks the guard again under the lock afterwards, so the wait only
 /// ever postpones a request. Nothing is written.
-fn wait_jitter(config: &Config, want: &Want, now: i64, log: Log<'_>) -> bool {
+fn wait_jitter(config: &Config, want: &Want, clock: &Clock, log: Log<'_>) -> bool {
     let max_s = config.jitter.map_or(0, |j| i64::try_from(j).unwrap_or(0));
     if max_s == 0 {
         return false;
@@ -196,7 +196,7 @@ fn wait_jitter(config: &Config, want: &Want, now: i64, log: Log<'_>) -> bool {
     let Some(record) = peek_record(config) else {
         return false;
     };
-    let decision = guard::decide(&record, with_boot_clock(now), want);
+    let decision = guard::decide(&record, clock.at(clock.now()), want);
     let wait = jitter::event_wait(jitter_seed(config), max_s, &decision);
     if wait <= 0 {
         return false;
@@ -207,16 +207,6 @@ fn wait_jitter(config: &Config, want: &Want, now: i64, log: Log<'_>) -> bool {
     );
     std::thread::sleep(Duration::from_secs(wait.unsigned_abs()));
     true
-}
-
-/// `now` for a guard asked outside the cycle (the jitter's and the dry
-/// run's look at the state): with the boot clock, as [`begin`] asks it, so
-/// both say what the locked run will decide.
-fn with_boot_clock(now: i64) -> guard::Now {
-    guard::Now {
-        wall: now,
-        boot: crate::boot_clock::reading_for(now),
-    }
 }
 
 /// A seed for one run's jitter: [`jitter::seed`] of `config`'s account
@@ -267,9 +257,17 @@ fn attempt_result(verdict: Verdict) -> AttemptResult {
 
 /// `--dry-run`: the request that would go out and what the guard would
 /// say, from the state read without the exclusive lock; nothing written.
-fn dry_run(config: &Config, opts: &RunOptions, want: &Want, request: &request::Request) -> Outcome {
+fn dry_run(
+    config: &Config,
+    opts: &RunOptions,
+    clock: &Clock,
+    want: &Want,
+    request: &request::Request,
+) -> Outcome {
     let record = peek_record(config).unwrap_or_default();
-    let verdict = match guard::decide(&record, with_boot_clock(opts.now), want) {
+    // With the boot clock the run's clock read at its start, as the
+    // locked cycle asks the guard.
+    let verdict = match guard::decide(&record, clock.at(opts.now), want) {
         Decision::Send(reason) => format!(
             "the guard would send it ({})",
             outcome::describe_reason(reason, want.ip)
