@@ -54,14 +54,36 @@ pub fn run_shell(
     max_output: usize,
     secrets: &[&str],
 ) -> Result<(Exit, Vec<u8>), String> {
+    run_shell_env(command, timeout, max_output, secrets, &[])
+}
+
+/// [`run_shell`] with `extra` (`NAME`, value) entries added to the
+/// child's environment after the filtering (a NUL byte in one is dropped).
+/// Name them `MTGSY_*`: no inherited variable of that name is left for
+/// them to clash with.
+pub fn run_shell_env(
+    command: &str,
+    timeout: Duration,
+    max_output: usize,
+    secrets: &[&str],
+    extra: &[(&str, &str)],
+) -> Result<(Exit, Vec<u8>), String> {
     let command =
         CString::new(command).map_err(|_| "the command contains a NUL byte".to_string())?;
     let deadline = Instant::now() + timeout;
     let (read_end, write_end) = pipe().map_err(|e| format!("cannot create a pipe: {e}"))?;
+    let extra: Vec<CString> = extra
+        .iter()
+        .filter_map(|(name, value)| CString::new(format!("{name}={value}").replace('\0', "")).ok())
+        .collect();
     // SAFETY: `environ` is the process environment, a NULL-terminated
     // array of NUL-terminated strings (or NULL), read before the spawn as
     // posix_spawn itself would read it.
-    let env = unsafe { environment_without(environ, secrets) };
+    let mut env = unsafe { environment_without(environ, secrets) };
+    // Before the final NULL; `extra` outlives the spawn.
+    env.pop();
+    env.extend(extra.iter().map(|e| e.as_ptr()));
+    env.push(std::ptr::null());
     let child = spawn_shell(&command, &write_end, &env)
         .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
     // Only the child holds the write end now: end of file means it is done
@@ -69,7 +91,12 @@ pub fn run_shell(
     drop(write_end);
     let output = read_until(read_end, deadline, max_output);
     child.wait_until(deadline).map_or_else(
-        || Err(format!("did not finish within {} s", timeout.as_secs())),
+        || {
+            Err(format!(
+                "did not finish within {} s; killed with its process group",
+                timeout.as_secs()
+            ))
+        },
         |exit| Ok((exit, output)),
     )
 }
@@ -435,6 +462,20 @@ mod tests {
         let ignored = text.split_whitespace().nth(1).expect("a SigIgn line");
         let ignored = u64::from_str_radix(ignored, 16).unwrap();
         assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{text}");
+    }
+
+    #[test]
+    fn extra_entries_are_added_after_the_filter() {
+        std::env::set_var("MTGSY_EXTRA_TEST", "inherited");
+        let (_, out) = run_shell_env(
+            "echo \"$MTGSY_A|${MTGSY_EXTRA_TEST-gone}|$MTGSY_B\"",
+            T,
+            100,
+            &[],
+            &[("MTGSY_A", "a b"), ("MTGSY_B", "c\0d")],
+        )
+        .unwrap();
+        assert_eq!(out, b"a b|gone|cd\n");
     }
 
     #[test]

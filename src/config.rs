@@ -99,6 +99,10 @@ pub struct Settings {
     pub check_interval: Option<u64>,
     /// Longest random delay of an event-triggered update, in seconds.
     pub jitter: Option<u64>,
+    /// Shell command run after every attempt (`crate::hook`).
+    pub on_update: Option<String>,
+    /// Shell command run when the registered address changed.
+    pub on_change: Option<String>,
 }
 
 /// A value as its [`Kind`] parses it, before it is stored.
@@ -360,6 +364,8 @@ impl Settings {
             "force_interval" => Slot::Seconds(&mut self.force_interval),
             "check_interval" => Slot::Seconds(&mut self.check_interval),
             "jitter" => Slot::Seconds(&mut self.jitter),
+            "on_update" => Slot::Text(&mut self.on_update),
+            "on_change" => Slot::Text(&mut self.on_change),
             _ => return None,
         })
     }

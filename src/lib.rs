@@ -75,6 +75,7 @@ pub mod detect;
 pub mod error;
 mod fsio;
 pub mod guard;
+mod hook;
 pub mod jitter;
 pub mod reply;
 pub mod request;

@@ -68,6 +68,8 @@ impl Settings {
                 self.check_interval.unwrap_or(DEFAULT_CHECK_INTERVAL_S),
             ),
             jitter: self.jitter,
+            on_update: self.on_update.clone(),
+            on_change: self.on_change.clone(),
         })
     }
 
@@ -161,6 +163,11 @@ pub struct Config {
     /// event triggered; `None`: the mode's default (`update` 0, watch
     /// [`DEFAULT_EVENT_JITTER_S`](super::DEFAULT_EVENT_JITTER_S)).
     pub jitter: Option<u64>,
+    /// `sh -c` command run after every attempt ([`crate::hook`]).
+    pub on_update: Option<String>,
+    /// `sh -c` command run after an attempt that changed the registered
+    /// address ([`crate::hook`]).
+    pub on_change: Option<String>,
 }
 
 impl Config {

@@ -85,18 +85,21 @@ pub enum Group {
     Transport,
     /// The rate guard and its state file.
     GuardAndState,
+    /// Commands run after an attempt.
+    Hooks,
     /// `watch` mode.
     Watch,
 }
 
 impl Group {
     /// Every group, in `--help` order.
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 7] = [
         Group::Account,
         Group::Address,
         Group::Request,
         Group::Transport,
         Group::GuardAndState,
+        Group::Hooks,
         Group::Watch,
     ];
 
@@ -108,6 +111,7 @@ impl Group {
             Group::Request => "REQUEST",
             Group::Transport => "TRANSPORT",
             Group::GuardAndState => "GUARD AND STATE",
+            Group::Hooks => "HOOKS",
             Group::Watch => "WATCH",
         }
     }
@@ -442,6 +446,24 @@ pub const SETTINGS: &[Setting] = &[
         "a random wait of 0..SECS before sending;\nupdate: 0, watch: 10 (after address events)",
         "",
         "jitter",
+    ),
+    row!(
+        "on_update",
+        Kind::NonEmpty,
+        Group::Hooks,
+        "CMD",
+        "after every attempt (not held runs or dry runs);\nMTGSY_OUTCOME etc. in its environment, killed\nat the timeout",
+        "",
+        "on_update",
+    ),
+    row!(
+        "on_change",
+        Kind::NonEmpty,
+        Group::Hooks,
+        "CMD",
+        "after an attempt that changed the registered address",
+        "",
+        "on_change",
     ),
     row!(
         "check_interval",

@@ -234,6 +234,12 @@ impl Permit {
         Concluded { record, at, stored }
     }
 
+    /// The address the record held as registered before this attempt
+    /// (for the hooks: see `crate::hook`).
+    pub fn registered_before(&self) -> Option<Ipv4Addr> {
+        self.before.registered_ip
+    }
+
     /// Releases the lock while firmware sends the request itself; the
     /// pending attempt stays on disk. [`resume`] takes it up again.
     pub fn park(self) -> Parked {

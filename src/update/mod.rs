@@ -1,5 +1,5 @@
 //! The update cycle: detect → validate → lock → guard → record → send →
-//! classify → record. A run an interface event triggered first waits a
+//! classify → record → the user's hooks. A run an interface event triggered first waits a
 //! random delay (`jitter`) when the guard would send: see [`run`].
 //!
 //! This is the one place the pieces meet; the CLI, watch mode and the C ABI
@@ -60,7 +60,8 @@ pub struct RunOptions {
 const REPLY_CHARS: usize = 512;
 
 /// Runs one guarded update: detect, validate, [`begin`], send,
-/// [`Permit::conclude`]. With `config.jitter` set, a run the guard would
+/// [`Permit::conclude`], then the `on_update` / `on_change` hooks (not
+/// for a held run or a dry run). With `config.jitter` set, a run the guard would
 /// let send first waits a random delay of at most that many seconds, then
 /// detects the address again. Errors are input, state and detection
 /// problems (nothing was sent); everything else, replies included, is an
@@ -144,6 +145,7 @@ pub fn run(
     outcome.sent = result != AttemptResult::FailedUnsent;
     outcome.request = Some(request.masked_url().to_string());
 
+    let previous = permit.registered_before();
     let concluded = permit.conclude(result, outcome.http_status, outcome.reply.as_deref());
     if let Err(e) = concluded.stored {
         // The attempt itself is on disk, so the floor holds; say so.
@@ -162,6 +164,9 @@ pub fn run(
     if result == AttemptResult::Blocked {
         outcome.retry_after_s = record.blocked_until.map(|t| seconds_until(t, now));
     }
+    // The record is stored and the state lock released (conclude took the
+    // permit): a hook may read the state or run the client itself.
+    crate::hook::after_attempt(config, &outcome, previous, record.registered_ip, &mut log);
     Ok(outcome)
 }
 
