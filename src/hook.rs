@@ -72,9 +72,12 @@ fn planned(
 ) -> impl Iterator<Item = (&'static str, &str)> {
     let changed = registered.is_some() && registered != previous;
     let on_change = config.on_change.as_deref().filter(|_| changed);
-    [("on_update", config.on_update.as_deref()), ("on_change", on_change)]
-        .into_iter()
-        .filter_map(|(name, cmd)| Some((name, cmd?)))
+    [
+        ("on_update", config.on_update.as_deref()),
+        ("on_change", on_change),
+    ]
+    .into_iter()
+    .filter_map(|(name, cmd)| Some((name, cmd?)))
 }
 
 /// The variables a hook `name` gets: which hook, the host (`lookup_host`,
