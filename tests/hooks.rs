@@ -84,7 +84,7 @@ fn hook_sees_the_outcome_and_no_credentials() {
         &["--ip", "1.2.3.4", "--lookup-host", "localhost"],
     );
     c.args(["--on-update", &hook, "--on-change", &hook])
-        .envs(others.clone());
+        .envs(others);
     let (code, out, err) = texts(&run(c));
     assert_eq!((code, out.as_str()), (0, "updated to 1.2.3.4\n"), "{err}");
     let expected = |hook: &str, previous: &str, ip: &str| {

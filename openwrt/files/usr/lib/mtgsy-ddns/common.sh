@@ -82,6 +82,8 @@ check_unit      or("seconds","minutes","hours","days"):minutes        -
 force_interval  uinteger:72                                           -
 force_unit      or("seconds","minutes","hours","days"):hours          -
 jitter          uinteger:10                                           -
+on_update       string                                                --on-update
+on_change       string                                                --on-change
 param_opt       string                                                -
 '
 
