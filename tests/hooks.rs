@@ -385,3 +385,89 @@ fn watch_mode_runs_the_hooks() {
         ["update updated 0 1.2.3.4 <>", "change updated 0 1.2.3.4 <>"]
     );
 }
+
+/// The ddns-scripts provider passes a section's `on_update` / `on_change`
+/// options on (MTGSY_OPTIONS' column 3): run under busybox ash with the
+/// test stand-in of ddns-scripts, the real binary behind it.
+#[test]
+fn openwrt_options_reach_the_binary_and_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixtures = root.join("tests/openwrt");
+    let Some(busybox) = ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+    else {
+        panic!("busybox is required (apt-get install busybox)");
+    };
+    let server = StubServer::plain();
+    let dir = TempDir::new("hook-openwrt");
+    let d = dir.path();
+    fs::create_dir_all(d.join("run")).unwrap();
+    let on_update = logging_hook(&dir, "update");
+    let on_change = format!("{} # a 'quoted' word", logging_hook(&dir, "change"));
+    let section = [
+        ("username", "user@example.com"),
+        ("password", PASSWORD),
+        ("lookup_host", "localhost"),
+        ("use_https", "0"),
+        ("jitter", "0"),
+        ("on_update", on_update.as_str()),
+        ("on_change", on_change.as_str()),
+    ];
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+    let text: String = section
+        .iter()
+        .map(|(k, v)| format!("{k}={}\n", quote(v)))
+        .collect();
+    fs::write(d.join("section.sh"), text).unwrap();
+    let mut path = fixtures.join("bin").into_os_string();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let out = Command::new(busybox)
+        .arg("ash")
+        .arg(fixtures.join("ddns-harness.sh"))
+        .arg(d.join("section.sh"))
+        .arg("update")
+        .env_clear()
+        .env("PATH", path)
+        .env("MTGSY_DDNS_BIN", fixtures.join("record-argv.sh"))
+        .env("MTGSY_TEST_REAL", bin())
+        .env("MTGSY_TEST_LOG", d.join("argv.log"))
+        .env(
+            "MTGSY_DDNS_LIB",
+            root.join("openwrt/files/usr/lib/mtgsy-ddns"),
+        )
+        .env("MTGSY_DDNS_STATE", d.join("state/state.json"))
+        .env("MTGSY_DDNS_RUNDIR", d.join("varrun"))
+        .env("MTGSY_DDNS_SERVER", server.url())
+        .env("MTGSY_DDNS_NETWORK_SH", d.join("network.sh"))
+        .env("TEST_RUNDIR", d.join("run"))
+        .env("TEST_LOGFILE", d.join("ddns.log"))
+        .env(
+            "TEST_SCRIPT",
+            root.join("openwrt/files/usr/lib/ddns/update_mtgsy_net.sh"),
+        )
+        .env("TEST_IP", "81.2.69.142")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("rc=0"),
+        "{stdout}\n{}",
+        read(&d.join("ddns.log"))
+    );
+    let argv = read(&d.join("argv.log"));
+    assert!(
+        argv.contains(&format!("arg --on-update\narg {on_update}\n"))
+            && argv.contains(&format!("arg --on-change\narg {on_change}\n")),
+        "{argv}"
+    );
+    assert_eq!(
+        hook_log(&dir),
+        [
+            "update updated 0 81.2.69.142 <>",
+            "change updated 0 81.2.69.142 <>"
+        ]
+    );
+}
