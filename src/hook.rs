@@ -27,9 +27,9 @@ use crate::update::{Level, Log, Outcome};
 const MAX_OUTPUT: usize = 4096;
 
 /// Runs `config`'s hooks for the attempt that ended with `outcome`:
-/// `on_update` always, `on_change` when the registered address went from
-/// `previous` to another one, `registered` (the record's before and after
-/// the attempt). Everything it has to say goes to `log`.
+/// `on_update` always, then `on_change` when the record's registered
+/// address, `previous` before the attempt, is now another one,
+/// `registered`. Failures and output go to `log`, nowhere else.
 pub fn after_attempt(
     config: &Config,
     outcome: &Outcome,
@@ -37,6 +37,7 @@ pub fn after_attempt(
     registered: Option<Ipv4Addr>,
     log: Log<'_>,
 ) {
+    // Masked as the password is, in every spelling.
     let user = Secret::new(config.username.as_str());
     for (name, cmd) in planned(config, previous, registered) {
         let env = environment(config, &user, name, outcome, previous);
