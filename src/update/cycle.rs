@@ -178,7 +178,10 @@ fn begin_with(
 
     let reason = match guard::decide(&record, clock.at(now), want) {
         Decision::Send(reason) => reason,
-        decision => return Ok(Begun::Held(outcome::held(decision, ip, now, &record))),
+        decision => {
+            note_check(&mut store, config, now, log);
+            return Ok(Begun::Held(outcome::held(decision, ip, now, &record)));
+        }
     };
     log(
         Level::Debug,
@@ -286,6 +289,25 @@ pub fn resume(
         clock,
         not_before: i64::MIN,
     })
+}
+
+/// After a run that sends nothing: stores when it looked (the record's
+/// `last_check`) if that is due, at most once per `check_interval` (see
+/// [`Record::checked`]); a cron job or watch mode checking more often
+/// writes the flash no more often. The record is the stored one, never a
+/// `lookup_host` seed. A failed write changes nothing the guard reads, so
+/// it is only a warning.
+fn note_check(store: &mut Store, config: &Config, now: i64, log: Log<'_>) {
+    let (host, user) = (config.server.host(), config.username.as_str());
+    let interval = i64::try_from(config.check_interval.as_secs()).unwrap_or(i64::MAX);
+    if let Some(record) = store.get(host, user).checked(now, interval) {
+        if let Err(e) = store.put(host, user, record) {
+            log(
+                Level::Warn,
+                &format!("cannot record the time of this check: {e}"),
+            );
+        }
+    }
 }
 
 /// The time to decide with, once the state lock is held. `now` was read

@@ -120,6 +120,11 @@ fn lookup_host_is_looked_up_before_the_lock_and_seeds_a_blank_record() {
         panic!("sent although the name resolves to the address: {lines:?}")
     };
     assert_eq!(o.outcome, outcome::Kind::Unchanged, "{o:?}");
+    // The held run stored when it looked, not the seed: the record stays
+    // blank for the guard, so the next run looks the name up again.
+    let stored = peek_record(&config).unwrap();
+    assert_eq!(stored.last_check, Some(T0));
+    assert!(stored.is_blank(), "{stored:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
