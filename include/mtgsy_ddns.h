@@ -481,6 +481,38 @@ int mtgsy_guard_record(struct mtgsy *h, const char *ip, int outcome, int64_t now
  */
 int mtgsy_classify(int http_status, const char *body, size_t len, int *attempt);
 
+/**
+ * The state file's records as one line of JSON, byte for byte what
+ * `mtgsy-ddns status --json` prints for the same settings: the object
+ * `{"state": PATH, "now": SECONDS, "records": [...]}`, one record per
+ * server and user name with `registered_ip`, `registered_at`,
+ * `last_attempt_at`, `last_result`, `last_http_status`, `last_reply`,
+ * `blocked_until`, `last_check` (when a check last ran, even one that sent
+ * nothing: a heartbeat for monitoring), `next_allowed_at` (when the next
+ * request may go out; `null`: now) and the other guard fields. Times are
+ * Unix seconds or `null`. The password is never in it.
+ *
+ * The handle's `state` setting names the file (default as for
+ * `mtgsy_update`); `username` and `server`, when set, keep only the
+ * records they name. Nothing is locked for long, written or sent; a
+ * missing state file gives an empty `records` list. `MTGSY_DDNS_NOW` in
+ * the environment overrides the clock (for tests).
+ *
+ * On `MTGSY_OK`, `*json` points to the NUL-terminated text, owned by the
+ * handle: valid until the next call on `h` (other than
+ * `mtgsy_last_error`) or `mtgsy_free(h)`; copy it to keep it. On any
+ * other code `*json` is set to NULL (when `json` is not NULL).
+ *
+ * Returns `MTGSY_OK`; `MTGSY_BAD_INPUT` when the `server` setting or the
+ * state file cannot be used (`mtgsy_last_error` says why);
+ * `MTGSY_NULL_ARGUMENT` if `h` or `json` is NULL; `MTGSY_INTERNAL`.
+ *
+ * # Safety
+ * `h` is NULL or a live handle not in use by another thread; `json` is
+ * NULL or points to writable memory for one pointer.
+ */
+int mtgsy_status_json(struct mtgsy *h, const char **json);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
