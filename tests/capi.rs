@@ -422,7 +422,11 @@ fn status_scenario(exe: &Path, wrapper: &[&str]) {
         .arg(&path)
         .env_clear()
         .env("MTGSY_DDNS_NOW", "1800001000"));
-    assert_eq!(from_c, cli.trim_end(), "mtgsy_status_json and status --json");
+    assert_eq!(
+        from_c,
+        cli.trim_end(),
+        "mtgsy_status_json and status --json"
+    );
 }
 
 /// Every scenario, with the requests the stand-in must see.
