@@ -1839,6 +1839,16 @@ fn rpcd_acl_grants_status_to_read_and_check_to_write() {
     for m in ["status", "check"] {
         assert!(listed.get(m).is_some(), "{listed}");
     }
+    // the feed Makefile installs both (the .ipk/.apk writers pack the whole
+    // tree: tests/packages.rs)
+    let mk = fs::read_to_string(root().join("openwrt/Makefile")).unwrap();
+    let main = make_block(&mk, "Package/mtgsy-ddns/install");
+    for want in [
+        "$(INSTALL_BIN) ./files/usr/libexec/rpcd/mtgsy-ddns $(1)/usr/libexec/rpcd/\n",
+        "$(INSTALL_DATA) ./files/usr/share/rpcd/acl.d/mtgsy-ddns.json $(1)/usr/share/rpcd/acl.d/\n",
+    ] {
+        assert!(main.contains(want), "{want}: {main}");
+    }
     // rpcd runs the plugin itself: it must be executable
     use std::os::unix::fs::PermissionsExt;
     let mode = fs::metadata(rpcd_plugin()).unwrap().permissions().mode();
