@@ -1258,6 +1258,8 @@ fn init_script_status_shows_each_host_and_check_signals() {
     assert!(out.status.success(), "{out:?}");
     assert!(text.contains("user@example.com at 127.0.0.1"), "{text}");
     assert!(text.contains("  last result: updated, "), "{text}");
+    // the heartbeat: the update itself checked, a moment ago
+    assert!(text.contains("  last check: "), "{text}");
     assert!(
         text.contains(&format!("registered address: {IP1}")),
         "{text}"

@@ -81,7 +81,8 @@ impl Clock {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Begun {
-    /// The guard holds the request back; nothing was written.
+    /// The guard holds the request back; nothing was written but, when due,
+    /// the time of this check (`Record::last_check`).
     Held(Outcome),
     /// Send exactly one request now, then conclude the permit.
     Send {
@@ -347,8 +348,8 @@ fn record_is_blank(config: &Config) -> bool {
 }
 
 /// With no state yet, a `lookup_host` that already resolves to `ip`
-/// counts as registered (in memory only: the state is written only on
-/// attempts).
+/// counts as registered (in memory only: a run that sends nothing stores
+/// at most its `last_check`, never the seed).
 fn seed_record(
     name: &str,
     found: Result<Vec<Ipv4Addr>, String>,
