@@ -255,8 +255,8 @@ impl Permit {
 /// Takes the state lock again to conclude an attempt for `want` on
 /// `config`'s account, timed by `clock`. The outcome is concluded from the
 /// record before the attempt only if `parked` is that attempt (same state
-/// file, account and address) and nothing but its pending attempt was
-/// written since; otherwise from the record as it is now. Errors are
+/// file, account and address) and nothing but its pending attempt (and a
+/// heartbeat) was written since; otherwise from the record as it is now. Errors are
 /// state problems and a lock held past [`lock_wait`].
 pub fn resume(
     parked: Option<Parked>,
@@ -273,7 +273,7 @@ pub fn resume(
                 && p.server == host
                 && p.username == config.username
                 && p.ip == want.ip
-                && p.written == current =>
+                && same_but_heartbeat(&p.written, &current) =>
         {
             p.before
         }
@@ -309,6 +309,16 @@ fn note_check(store: &mut Store, config: &Config, now: i64, log: Log<'_>) {
             );
         }
     }
+}
+
+/// Whether `a` and `b` are the same record but perhaps for `last_check`,
+/// which a check that sent nothing may have stored meanwhile.
+fn same_but_heartbeat(a: &Record, b: &Record) -> bool {
+    let a = Record {
+        last_check: b.last_check,
+        ..a.clone()
+    };
+    a == *b
 }
 
 /// The time to decide with, once the state lock is held. `now` was read
