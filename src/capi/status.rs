@@ -19,7 +19,8 @@ use crate::status;
 ///
 /// The handle's `state` setting names the file (default as for
 /// `mtgsy_update`); `username` and `server`, when set, keep only the
-/// records they name. Nothing is locked for long, written or sent; a
+/// records they name. Nothing is written or sent; it waits at most 10 s
+/// for an update in progress to finish its write (a shared lock). A
 /// missing state file gives an empty `records` list. `MTGSY_DDNS_NOW` in
 /// the environment overrides the clock (for tests).
 ///
