@@ -421,6 +421,9 @@ const char *mtgsy_last_error(const struct mtgsy *h);
  * (settings, `ip`, `now`, or the state file), `MTGSY_NULL_ARGUMENT`,
  * `MTGSY_INVALID_UTF8`, `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`. After any
  * non-zero code `mtgsy_last_error` says why. Only `MTGSY_OK` means send.
+ * A check that sends nothing stores its time (`now`) as the record's
+ * `last_check` (see `mtgsy_status_json`), at most once per
+ * `check_interval` setting (600 s by default), to spare flash.
  *
  * Waits while another run holds the state file lock, at most the
  * `timeout` setting plus 10 s (then `MTGSY_DEFERRED`). With `lookup_host`
@@ -480,6 +483,39 @@ int mtgsy_guard_record(struct mtgsy *h, const char *ip, int outcome, int64_t now
  * writable.
  */
 int mtgsy_classify(int http_status, const char *body, size_t len, int *attempt);
+
+/**
+ * The state file's records as one line of JSON, byte for byte what
+ * `mtgsy-ddns status --json` prints for the same settings: the object
+ * `{"state": PATH, "now": SECONDS, "records": [...]}`, one record per
+ * server and user name with `registered_ip`, `registered_at`,
+ * `last_attempt_at`, `last_result`, `last_http_status`, `last_reply`,
+ * `blocked_until`, `last_check` (when a check last ran, even one that sent
+ * nothing: a heartbeat for monitoring), `next_allowed_at` (when the next
+ * request may go out; `null`: now) and the other guard fields. Times are
+ * Unix seconds or `null`. The password is never in it.
+ *
+ * The handle's `state` setting names the file (default as for
+ * `mtgsy_update`); `username` and `server`, when set, keep only the
+ * records they name. Nothing is written or sent; it waits at most 10 s
+ * for an update in progress to finish its write (a shared lock). A
+ * missing state file gives an empty `records` list. `MTGSY_DDNS_NOW` in
+ * the environment overrides the clock (for tests).
+ *
+ * On `MTGSY_OK`, `*json` points to the NUL-terminated text, owned by the
+ * handle: valid until the next call on `h` (other than
+ * `mtgsy_last_error`) or `mtgsy_free(h)`; copy it to keep it. On any
+ * other code `*json` is set to NULL (when `json` is not NULL).
+ *
+ * Returns `MTGSY_OK`; `MTGSY_BAD_INPUT` when the `server` setting or the
+ * state file cannot be used (`mtgsy_last_error` says why);
+ * `MTGSY_NULL_ARGUMENT` if `h` or `json` is NULL; `MTGSY_INTERNAL`.
+ *
+ * # Safety
+ * `h` is NULL or a live handle not in use by another thread; `json` is
+ * NULL or points to writable memory for one pointer.
+ */
+int mtgsy_status_json(struct mtgsy *h, const char **json);
 
 #ifdef __cplusplus
 }  // extern "C"

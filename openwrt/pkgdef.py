@@ -50,6 +50,9 @@ MODE_RULES = (
     ("usr/lib/ddns/*.sh", 0o755),
     # sourced by hotplug-call, hence not executable (as ddns-scripts' 95-ddns)
     ("etc/hotplug.d/*", 0o644),
+    # rpcd runs its exec plugins; it reads the ACL files
+    ("usr/libexec/rpcd/*", 0o755),
+    ("usr/share/rpcd/acl.d/*", 0o644),
 )
 # Directories the packages create with a mode other than 0755, and whether
 # each must exist even when empty. The state directory holds the guard's
@@ -65,7 +68,8 @@ DESCRIPTIONS = {
 Keeps mtgsy.net dynamic hosts pointed at the router's address, with a rate
 guard that keeps the service's rules (at most one update per 10 minutes, no
 update that changes nothing). Updates at once when the WAN comes up or
-changes address (hotplug), and runs standalone from /etc/config/mtgsy-ddns.""",
+changes address (hotplug), and runs standalone from /etc/config/mtgsy-ddns.
+Status and checks over ubus: ubus call mtgsy-ddns status.""",
     "ddns-scripts-mtgsy": """ddns-scripts provider for mtgsy.net (Microtech)
 Adds "mtgsy.net" to the providers of ddns-scripts and the LuCI Dynamic DNS
 page; the updates are sent by mtgsy-ddns.""",

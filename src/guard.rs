@@ -182,6 +182,13 @@ pub struct Record {
     /// or no usable reply came): the server may hold it. Cleared only by a
     /// reply that registers an address.
     pub maybe_registered_ip: Option<Ipv4Addr>,
+    /// When a run last looked (the guard decided), whether or not it sent
+    /// anything: the client's heartbeat for monitoring. A request sets it
+    /// with the writes it makes anyway; a run that sends nothing stores it
+    /// only when it is due ([`Record::checked`]), so a cron job or watch
+    /// mode checking often writes the flash once per check interval. Never
+    /// read by [`decide`]; absent in records written before it existed.
+    pub last_check: Option<i64>,
 }
 
 /// What a run wants to do.
@@ -415,6 +422,7 @@ impl Record {
             written_at: Some(now),
             maybe_registered_ip: self.doubt_after_sending(ip),
             registered_sent_at: self.sent_registered(ip, now),
+            last_check: Some(now),
             ..self.clone()
         }
     }
@@ -441,6 +449,7 @@ impl Record {
         let (ip, now) = (sent.ip, at.wall);
         let mut rec = self.clone();
         rec.written_at = Some(now);
+        rec.last_check = Some(now);
         rec.last_result = Some(result);
         if result != AttemptResult::FailedUnsent {
             rec.last_attempt_at = Some(now);
@@ -517,9 +526,28 @@ impl Record {
         .max()
     }
 
-    /// Whether nothing at all is recorded, as in a record never written
-    /// (equal to `Record::default()`, without linking a field-by-field
-    /// comparison of two records).
+    /// The record to store after a run that sent nothing looked at `now`,
+    /// when its heartbeat is due: the stored [`Record::last_check`] is
+    /// missing, at least `interval` seconds old, or later than `now` (the
+    /// clock was put back). `None` when nothing needs writing, and always
+    /// for a clock the guard does not believe. Only `last_check` changes
+    /// (not `written_at`, which the guard reads).
+    pub fn checked(&self, now: i64, interval: i64) -> Option<Record> {
+        let due = match self.last_check {
+            Some(t) => now < t || now.saturating_sub(t) >= interval,
+            None => true,
+        };
+        (due && is_plausible_time(now)).then(|| Record {
+            last_check: Some(now),
+            ..self.clone()
+        })
+    }
+
+    /// Whether nothing the guard reads is recorded, as in a record never
+    /// written (equal to `Record::default()` but for the heartbeat
+    /// [`Record::last_check`], without linking a field-by-field comparison
+    /// of two records). A record that only knows when a run looked is
+    /// still blank: `lookup_host` may seed it.
     pub fn is_blank(&self) -> bool {
         let Record {
             registered_ip,
@@ -538,6 +566,7 @@ impl Record {
             blocked_until,
             written_at,
             maybe_registered_ip,
+            last_check: _,
         } = self;
         registered_ip.is_none()
             && registered_at.is_none()

@@ -22,7 +22,8 @@
 //! - [`guard`] (pure): [`Record`], the time and what is wanted →
 //!   [`Decision`]; time is always an argument. [`jitter`] (pure) spreads a
 //!   fleet's requests without weakening it.
-//! - [`state`]: the JSON state file, locked and written atomically.
+//! - [`state`]: the JSON state file, locked and written atomically;
+//!   [`status`] reports it (`status --json`, `mtgsy_status_json`).
 //!   `boot_clock` (private) reads the boot clock that the guard counts
 //!   the floor on besides the wall clock.
 //! - [`transport`]: the only module with sockets (ureq + rustls on ring,
@@ -80,6 +81,7 @@ pub mod jitter;
 pub mod reply;
 pub mod request;
 pub mod state;
+pub mod status;
 pub mod transport;
 pub mod update;
 pub mod watch;

@@ -365,6 +365,18 @@ fn dead_url() -> String {
 /// and checks it printed "ok" and nothing on stderr.
 fn scenario(exe: &Path, wrapper: &[&str], name: &str, url: &str, ca: Option<PathBuf>) {
     let state = TempDir::new("capi-state");
+    scenario_in(exe, wrapper, name, url, ca, state.path());
+}
+
+/// [`scenario`] with its state file in `state`; returns its stdout.
+fn scenario_in(
+    exe: &Path,
+    wrapper: &[&str],
+    name: &str,
+    url: &str,
+    ca: Option<PathBuf>,
+    state: &Path,
+) -> String {
     let mut cmd = match wrapper.split_first() {
         Some((tool, args)) => {
             let mut c = Command::new(tool);
@@ -378,7 +390,7 @@ fn scenario(exe: &Path, wrapper: &[&str], name: &str, url: &str, ca: Option<Path
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("MTGSY_TEST_URL", url)
         .env("MTGSY_TEST_CA", ca.unwrap_or_default())
-        .env("MTGSY_TEST_STATE", state.path().join("state.json"))
+        .env("MTGSY_TEST_STATE", state.join("state.json"))
         .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=1")
         .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
     let out = run(&mut cmd);
@@ -391,6 +403,29 @@ fn scenario(exe: &Path, wrapper: &[&str], name: &str, url: &str, ca: Option<Path
     assert!(
         stderr.is_empty(),
         "scenario {name}: the library or a checker wrote to stderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// The status scenario, then `mtgsy-ddns status --json` on the same state
+/// file at the same clock: the C call gives the CLI's very bytes.
+fn status_scenario(exe: &Path, wrapper: &[&str]) {
+    let state = TempDir::new("capi-status");
+    let stdout = scenario_in(exe, wrapper, "status", &dead_url(), None, state.path());
+    let from_c = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("json "))
+        .unwrap_or_else(|| panic!("no JSON printed: {stdout}"));
+    let path = state.path().join("state.json");
+    let cli = ok(Command::new(env!("CARGO_BIN_EXE_mtgsy-ddns"))
+        .args(["status", "--json", "--state"])
+        .arg(&path)
+        .env_clear()
+        .env("MTGSY_DDNS_NOW", "1800001000"));
+    assert_eq!(
+        from_c,
+        cli.trim_end(),
+        "mtgsy_status_json and status --json"
     );
 }
 
@@ -438,6 +473,8 @@ fn all_scenarios(exe: &Path, wrapper: &[&str]) {
     let plain = StubServer::plain();
     scenario(exe, wrapper, "guard", &plain.url(), None);
     assert_eq!(plain.requests().len(), 0, "the guard alone sends nothing");
+
+    status_scenario(exe, wrapper);
 }
 
 #[test]

@@ -598,7 +598,19 @@ fn lookup_host_match_counts_as_registered_without_state() {
     );
     assert_eq!((code, j["outcome"].as_str()), (0, Some("unchanged")));
     assert_eq!(c.sent(), 0);
-    assert!(!c.state().exists(), "nothing attempted, nothing written");
+    // Nothing attempted: only the heartbeat is written, and the record stays
+    // blank for the guard (the next run looks the name up again).
+    let state = c.state_json();
+    let rec = &state["records"][0]["record"];
+    assert_eq!(rec["last_check"], T0, "{state}");
+    for field in [
+        "registered_ip",
+        "registered_at",
+        "last_attempt_at",
+        "written_at",
+    ] {
+        assert!(rec[field].is_null(), "{field}: {state}");
+    }
     let (code, j, _) = c.run_at(T0, "1.2.3.4", &["--lookup-host", "localhost"]);
     assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")));
 }

@@ -44,6 +44,9 @@ fn init_script() -> PathBuf {
 fn lib_dir() -> PathBuf {
     files().join("usr/lib/mtgsy-ddns")
 }
+fn rpcd_plugin() -> PathBuf {
+    files().join("usr/libexec/rpcd/mtgsy-ddns")
+}
 
 /// busybox from PATH (or the usual places); panics when it is missing, so a
 /// machine without it fails these tests instead of skipping them.
@@ -1255,6 +1258,8 @@ fn init_script_status_shows_each_host_and_check_signals() {
     assert!(out.status.success(), "{out:?}");
     assert!(text.contains("user@example.com at 127.0.0.1"), "{text}");
     assert!(text.contains("  last result: updated, "), "{text}");
+    // the heartbeat: the update itself checked, a moment ago
+    assert!(text.contains("  last check: "), "{text}");
     assert!(
         text.contains(&format!("registered address: {IP1}")),
         "{text}"
@@ -1463,6 +1468,7 @@ fn scripts_parse_under_busybox_ash() {
         provider_script(),
         hook_script(),
         init_script(),
+        rpcd_plugin(),
         lib_dir().join("common.sh"),
     ];
     for f in [
@@ -1471,6 +1477,7 @@ fn scripts_parse_under_busybox_ash() {
         "procd-harness.sh",
         "record-argv.sh",
         "bin/logger",
+        "bin/ubus",
     ] {
         scripts.push(fixtures().join(f));
     }
@@ -1568,4 +1575,284 @@ fn init_script_starts_no_section_the_binary_refuses() {
         )),
         "{log}"
     );
+}
+
+// ---------------------------------------------------------- the rpcd plugin --
+
+/// Runs the rpcd plugin as rpcd does (`list`, or `call METHOD` with the
+/// arguments as JSON on stdin), with the binary behind the argv recorder,
+/// the stand-ins of ubus, jsonfilter and logger, and `env` added.
+fn run_rpcd(sb: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> (Duration, Output) {
+    use std::io::Write;
+    let mut c = ash();
+    c.arg(rpcd_plugin())
+        .args(args)
+        .env("UCI_CONFIG_DIR", sb.path("config"))
+        .env("MTGSY_DDNS_FUNCTIONS", fixtures().join("functions.sh"))
+        .env("MTGSY_DDNS_LIB", lib_dir())
+        .env("MTGSY_DDNS_BIN", fixtures().join("record-argv.sh"))
+        .env("MTGSY_DDNS_STATE", sb.path("state/state.json"))
+        .env("MTGSY_DDNS_RUNDIR", sb.path("varrun"))
+        .env("MTGSY_DDNS_INITD", sb.path("initd"))
+        .env("MTGSY_DDNS_NETWORK_SH", sb.path("network.sh"))
+        .env("MTGSY_TEST_SYSLOG", sb.path("syslog"))
+        .env("MTGSY_TEST_UBUS_LOG", sb.path("ubus.log"))
+        .env("MTGSY_TEST_REAL", BIN)
+        .env("MTGSY_TEST_LOG", sb.path("argv.log"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let start = Instant::now();
+    let mut child = c.spawn().unwrap();
+    // rpcd writes the call's arguments, then closes the pipe
+    let _ = child.stdin.take().unwrap().write_all(b"{}");
+    // waits for EOF too: a background child holding rpcd's pipe would
+    // show up as a slow reply
+    let out = child.wait_with_output().unwrap();
+    (start.elapsed(), out)
+}
+
+/// The plugin's reply: one JSON object on stdout.
+fn rpcd_reply(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "one line: {out:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"));
+    assert!(v.is_object(), "{v}");
+    v
+}
+
+#[test]
+fn rpcd_plugin_lists_its_two_methods() {
+    let sb = Sandbox::new("rpcd-list");
+    let (_, out) = run_rpcd(&sb, &["list"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"status\":{},\"check\":{}}\n"
+    );
+    let (_, out) = run_rpcd(&sb, &["call", "reboot"], &[]);
+    assert!(!out.status.success());
+    assert!(rpcd_reply(&out)["error"].is_string());
+    assert_eq!(sb.read("argv.log"), "", "the binary ran");
+}
+
+#[test]
+fn rpcd_status_is_the_binarys_status_json_without_the_password() {
+    let stub = StubServer::plain();
+    // a state with one update, made through the provider script (whose
+    // section holds the password)
+    let sb = updated(&stub, "rpcd-status");
+    let (_, out) = run_rpcd(&sb, &["call", "status"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!text.contains("s3cr3t"), "{text}");
+    let v = rpcd_reply(&out);
+    assert_eq!(v["state"], sb.path("state/state.json").to_str().unwrap());
+    let records = v["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{v}");
+    let r = &records[0];
+    assert_eq!(r["username"], "user@example.com");
+    assert_eq!(r["server"], "127.0.0.1");
+    assert_eq!(r["registered_ip"], IP1);
+    assert_eq!(r["last_result"], "updated");
+    // the heartbeat, and the next send: the floor from the update
+    let sent = r["last_attempt_at"].as_i64().unwrap();
+    assert_eq!(r["last_check"], sent);
+    assert_eq!(r["next_allowed_at"], sent + 600);
+    // the same object as the binary's own, but for the clock's reading
+    let own = Command::new(BIN)
+        .args(["status", "--json", "--state"])
+        .arg(sb.path("state/state.json"))
+        .output()
+        .unwrap();
+    let mut own: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
+    let mut v = v;
+    for j in [&mut own, &mut v] {
+        j.as_object_mut().unwrap().remove("now");
+    }
+    assert_eq!(v, own);
+
+    // no state yet: no records; a corrupt one: the binary's JSON error
+    let fresh = Sandbox::new("rpcd-status-none");
+    let (_, out) = run_rpcd(&fresh, &["call", "status"], &[]);
+    assert_eq!(rpcd_reply(&out)["records"], serde_json::json!([]));
+    fs::create_dir_all(fresh.path("state")).unwrap();
+    fs::write(fresh.path("state/state.json"), "{\"version\":2,").unwrap();
+    let (_, out) = run_rpcd(&fresh, &["call", "status"], &[]);
+    let v = rpcd_reply(&out);
+    assert!(v["message"].as_str().unwrap().contains("corrupt"), "{v}");
+}
+
+#[test]
+fn rpcd_check_signals_the_running_watches() {
+    let sb = Sandbox::new("rpcd-check-watch");
+    let (_, out) = run_rpcd(&sb, &["call", "check"], &[("MTGSY_TEST_WATCHING", "1")]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(rpcd_reply(&out), serde_json::json!({"result": "signalled"}));
+    // procd's service signal with SIGUSR1's number on this system
+    let usr1 = libc::SIGUSR1;
+    assert!(
+        sb.read("ubus.log").contains(&format!(
+            "ubus call service signal {{\"name\":\"mtgsy-ddns\",\"signal\":{usr1}}}"
+        )),
+        "{}",
+        sb.read("ubus.log")
+    );
+    assert_eq!(sb.read("argv.log"), "", "an update ran besides the watch");
+    let (_, out) = run_rpcd(
+        &sb,
+        &["call", "check"],
+        &[
+            ("MTGSY_TEST_WATCHING", "1"),
+            ("MTGSY_TEST_SIGNAL_FAILS", "1"),
+        ],
+    );
+    assert!(rpcd_reply(&out)["error"].is_string(), "{out:?}");
+}
+
+/// /etc/config/ddns and /etc/config/mtgsy-ddns with one enabled section
+/// each for the stand-in (no random wait) and one disabled each.
+fn write_rpcd_config(sb: &Sandbox, stub_url: &str) {
+    fs::write(
+        sb.path("config/ddns"),
+        format!(
+            "config ddns 'global'\n\toption upd_privateip '0'\n\n\
+             config service 'mt1'\n\toption enabled '1'\n\toption service_name 'mtgsy.net'\n\
+             \toption username 'one@example.com'\n\toption password {pw}\n\
+             \toption lookup_host 'localhost'\n\toption use_https '0'\n\toption jitter '0'\n\
+             \toption ip_source 'script'\n\toption ip_script 'echo {IP1}'\n\n\
+             config service 'mtoff'\n\toption enabled '0'\n\toption service_name 'mtgsy.net'\n\
+             \toption username 'off@example.com'\n\toption password 'x'\n",
+            pw = sh_quote(PASSWORD),
+        ),
+    )
+    .unwrap();
+    fs::write(
+        sb.path("config/mtgsy-ddns"),
+        format!(
+            "config service 'home'\n\toption enabled '1'\n\toption username 'home@example.com'\n\
+             \toption password {pw}\n\toption ip_source 'static'\n\toption ip '{IP2}'\n\
+             \toption lookup_host 'localhost'\n\toption use_https '0'\n\toption jitter '0'\n\
+             \toption server '{stub_url}'\n\n\
+             config service 'off'\n\toption username 'off2@example.com'\n\toption password 'x'\n",
+            pw = sh_quote(PASSWORD),
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn rpcd_check_without_a_watch_runs_one_update_per_enabled_section() {
+    let stub = StubServer::plain();
+    let sb = Sandbox::new("rpcd-check-run");
+    write_initd(&sb, true, true);
+    write_rpcd_config(&sb, &stub.url());
+    // every binary run takes 1 s longer: the reply must not wait for them
+    let env = [
+        ("MTGSY_DDNS_SERVER", stub.url()),
+        ("MTGSY_TEST_DELAY", "1".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (took, out) = run_rpcd(&sb, &["call", "check"], &env);
+    assert!(out.status.success(), "{out:?}");
+    assert!(took < Duration::from_secs(1), "the reply waited {took:?}");
+    assert_eq!(
+        rpcd_reply(&out),
+        serde_json::json!({"result": "started", "sections": 2})
+    );
+    wait_until("2 requests", Duration::from_secs(30), || {
+        stub.requests().len() >= 2
+    });
+    wait_until("2 records", Duration::from_secs(10), || {
+        sb.read("state/state.json").matches("\"updated\"").count() >= 2
+    });
+    let mut sent: Vec<(String, String)> = stub
+        .requests()
+        .iter()
+        .map(|r| (r.query("email").unwrap(), r.query("ip").unwrap()))
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            ("home@example.com".into(), IP2.into()),
+            ("one@example.com".into(), IP1.into())
+        ]
+    );
+    for r in stub.requests() {
+        assert_eq!(r.query("pass").as_deref(), Some(PASSWORD));
+    }
+    let calls = sb.calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    for (argv, _) in &calls {
+        assert_eq!(argv[0], "update");
+        assert!(argv.contains(&"--syslog".to_string()), "{argv:?}");
+    }
+    assert_password_hidden_calls(&sb);
+    assert!(sb.read("ubus.log").contains("ubus call service list"));
+    assert!(!sb.read("ubus.log").contains("signal"));
+
+    // the status shows both, with their heartbeat, and no password
+    let (_, out) = run_rpcd(&sb, &["call", "status"], &[]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
+    let v = rpcd_reply(&out);
+    let records = v["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{v}");
+    for r in records {
+        assert_eq!(r["last_result"], "updated", "{r}");
+        assert!(r["last_check"].is_i64(), "{r}");
+    }
+
+    // both services disabled: nothing to check, nothing run
+    let off = Sandbox::new("rpcd-check-off");
+    write_initd(&off, false, false);
+    write_rpcd_config(&off, &stub.url());
+    let (_, out) = run_rpcd(&off, &["call", "check"], &env);
+    assert_eq!(rpcd_reply(&out)["sections"], 0, "{out:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(off.read("argv.log"), "");
+    assert_eq!(stub.requests().len(), 2);
+}
+
+#[test]
+fn rpcd_acl_grants_status_to_read_and_check_to_write() {
+    let acl = files().join("usr/share/rpcd/acl.d/mtgsy-ddns.json");
+    let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(acl).unwrap()).unwrap();
+    let groups = v.as_object().unwrap();
+    assert_eq!(groups.len(), 1, "{v}");
+    let g = &v["mtgsy-ddns"];
+    assert!(g["description"].is_string());
+    assert_eq!(
+        g["read"]["ubus"]["mtgsy-ddns"],
+        serde_json::json!(["status"])
+    );
+    assert_eq!(
+        g["write"]["ubus"]["mtgsy-ddns"],
+        serde_json::json!(["check"])
+    );
+    // the methods the ACL names are the ones the plugin lists
+    let sb = Sandbox::new("rpcd-acl");
+    let (_, out) = run_rpcd(&sb, &["list"], &[]);
+    let listed = rpcd_reply(&out);
+    for m in ["status", "check"] {
+        assert!(listed.get(m).is_some(), "{listed}");
+    }
+    // the feed Makefile installs both (the .ipk/.apk writers pack the whole
+    // tree: tests/packages.rs)
+    let mk = fs::read_to_string(root().join("openwrt/Makefile")).unwrap();
+    let main = make_block(&mk, "Package/mtgsy-ddns/install");
+    for want in [
+        "$(INSTALL_BIN) ./files/usr/libexec/rpcd/mtgsy-ddns $(1)/usr/libexec/rpcd/\n",
+        "$(INSTALL_DATA) ./files/usr/share/rpcd/acl.d/mtgsy-ddns.json $(1)/usr/share/rpcd/acl.d/\n",
+    ] {
+        assert!(main.contains(want), "{want}: {main}");
+    }
+    // rpcd runs the plugin itself: it must be executable
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(rpcd_plugin()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o111, 0o111, "{mode:o}");
 }

@@ -654,3 +654,71 @@ fn setup_refused_by_the_system_exits_1() {
     );
     assert!(!err.contains("address detection"), "{err}");
 }
+
+/// Flash wear: a watch checking over and over (SIGUSR1 four times a
+/// second, and the safety net) writes the state file for its heartbeat
+/// (`last_check`) once per check interval, not once per check. Guard time
+/// runs 60 times faster (600 s = 10 s here); each write replaces the file,
+/// seen as a new inode while a descriptor keeps the old one in use.
+#[test]
+fn repeated_checks_write_the_heartbeat_once_per_check_interval() {
+    if !common::namespaces_or_skip("repeated_checks_write_the_heartbeat_once_per_check_interval") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let ns = wan_netns();
+    let server = ns_server(&ns);
+    let dir = TempDir::new("watch-heartbeat");
+    let args = [
+        "--interface",
+        "wan0",
+        "--username",
+        "home@example.com",
+        "--jitter",
+        "0",
+    ];
+    let mut w = Watch::start(&ns, &dir, &server, &args, WARP);
+    w.wait_log("waiting for an address event", 1, Duration::from_secs(10));
+    ns.ip(&["addr", "add", "1.2.3.4/24", "dev", "wan0"]);
+    wait_requests(&server, 1, Duration::from_secs(5));
+    let start = Instant::now();
+    while record(&w.state, "home@example.com")["last_result"] != "updated" {
+        assert!(start.elapsed() < Duration::from_secs(5), "{}", w.log());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = record(&w.state, "home@example.com");
+    assert_eq!(sent["last_check"], sent["last_attempt_at"]);
+
+    // 15 s here: 900 s of guard time, one and a half check intervals.
+    let mut file = File::open(&w.state).unwrap();
+    let (mut writes, mut signals) = (0, 0);
+    let start = Instant::now();
+    while start.elapsed() < FLOOR_REAL * 3 / 2 {
+        if start.elapsed() >= Duration::from_millis(250) * signals {
+            w.signal(libc::SIGUSR1);
+            signals += 1;
+        }
+        let now = std::fs::metadata(&w.state).unwrap();
+        if now.ino() != file.metadata().unwrap().ino() {
+            writes += 1;
+            file = File::open(&w.state).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    w.wait_log("SIGUSR1", 40, Duration::from_secs(5));
+    assert_eq!(
+        writes,
+        1,
+        "state writes in 1.5 check intervals:\n{}",
+        w.log()
+    );
+    let beat = record(&w.state, "home@example.com");
+    let (sent_at, checked) = (
+        sent["last_attempt_at"].as_i64().unwrap(),
+        beat["last_check"].as_i64().unwrap(),
+    );
+    assert!((sent_at + 600..sent_at + 900).contains(&checked), "{beat}");
+    assert_eq!(beat["last_attempt_at"], sent["last_attempt_at"]);
+    assert_eq!(server.requests().len(), 1);
+    assert!(w.alive());
+}

@@ -103,6 +103,9 @@ fn clock(now: i64) -> Result<i64, Fail> {
 /// (settings, `ip`, `now`, or the state file), `MTGSY_NULL_ARGUMENT`,
 /// `MTGSY_INVALID_UTF8`, `MTGSY_TOO_LONG`, `MTGSY_INTERNAL`. After any
 /// non-zero code `mtgsy_last_error` says why. Only `MTGSY_OK` means send.
+/// A check that sends nothing stores its time (`now`) as the record's
+/// `last_check` (see `mtgsy_status_json`), at most once per
+/// `check_interval` setting (600 s by default), to spare flash.
 ///
 /// Waits while another run holds the state file lock, at most the
 /// `timeout` setting plus 10 s (then `MTGSY_DEFERRED`). With `lookup_host`

@@ -36,12 +36,14 @@
 //! calls from here, in the order `include/mtgsy_ddns.h` shows them, and
 //! most of its lines are the C-facing doc comments that become the
 //! header's documentation. The guard-only calls live in `firmware.rs`,
-//! string conversion in `text.rs`, the tests in `tests.rs`.
+//! `mtgsy_status_json` in `status.rs`, string conversion in `text.rs`,
+//! the tests in `tests.rs`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_camel_case_types)]
 
 mod firmware;
+mod status;
 mod text;
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -53,6 +55,7 @@ use crate::transport::HttpTransport;
 use crate::update::{self, Level, RunOptions};
 
 pub use firmware::{mtgsy_classify, mtgsy_guard_check, mtgsy_guard_record};
+pub use status::mtgsy_status_json;
 
 /// The ABI's major version: it changes only when a function, a type or a
 /// code changes incompatibly, and it is the number in the shared
@@ -130,6 +133,8 @@ pub struct mtgsy {
     error: CString,
     log: Option<LogSink>,
     pending: Option<update::Parked>,
+    /// The text `mtgsy_status_json` handed out last.
+    status: CString,
 }
 
 /// A log callback: `level` is one of the `MTGSY_LOG_*` values (syslog
@@ -210,6 +215,7 @@ impl mtgsy {
             error: CString::default(),
             log: None,
             pending: None,
+            status: CString::default(),
         }
     }
 

@@ -626,6 +626,53 @@ fn blank_is_the_default_record_only() {
 }
 
 #[test]
+fn a_request_sets_the_heartbeat_with_its_own_writes() {
+    let pending = Record::default().attempting(ip("1.2.3.4"), T0);
+    assert_eq!(pending.last_check, Some(T0));
+    for result in [AttemptResult::Updated, AttemptResult::FailedUnsent] {
+        let done = Record::default().concluded(&sent("1.2.3.4", 7), T0 + 5, result);
+        assert_eq!(done.last_check, Some(T0 + 5), "{result:?}");
+    }
+}
+
+#[test]
+fn a_held_run_writes_the_heartbeat_once_per_interval() {
+    let rec = registered("1.2.3.4", T0);
+    // Due right after the request (last_check = T0) only once the
+    // interval has passed.
+    for dt in [0, 1, 599] {
+        assert_eq!(rec.checked(T0 + dt, 600), None, "dt={dt}");
+    }
+    let due = rec.checked(T0 + 600, 600).unwrap();
+    assert_eq!(
+        due,
+        Record {
+            last_check: Some(T0 + 600),
+            ..rec.clone()
+        }
+    );
+    // Nothing the guard reads changes, so its decision stays the same.
+    assert_eq!(due.written_at, rec.written_at);
+    assert_eq!(
+        decide(&due, T0 + 700, &want("1.2.3.4")),
+        decide(&rec, T0 + 700, &want("1.2.3.4"))
+    );
+    // A record from before the field, a clock put back: due at once.
+    let old = Record {
+        last_check: None,
+        ..rec.clone()
+    };
+    assert!(old.checked(T0 + 1, 600).is_some());
+    assert!(due.checked(T0 + 599, 600).is_some());
+    // A clock the guard does not believe writes nothing.
+    assert_eq!(old.checked(0, 600), None);
+    assert_eq!(old.checked(LATEST_TIME + 1, 600), None);
+    // A heartbeat alone leaves the record blank (lookup_host may seed it).
+    let only_heartbeat = Record::default().checked(T0, 600).unwrap();
+    assert!(only_heartbeat.is_blank());
+}
+
+#[test]
 fn backoff_steps() {
     assert_eq!(
         [1, 2, 3, 6, 7, 100, u32::MAX].map(backoff),

@@ -81,7 +81,8 @@ impl Clock {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Begun {
-    /// The guard holds the request back; nothing was written.
+    /// The guard holds the request back; nothing was written but, when due,
+    /// the time of this check (`Record::last_check`).
     Held(Outcome),
     /// Send exactly one request now, then conclude the permit.
     Send {
@@ -178,7 +179,10 @@ fn begin_with(
 
     let reason = match guard::decide(&record, clock.at(now), want) {
         Decision::Send(reason) => reason,
-        decision => return Ok(Begun::Held(outcome::held(decision, ip, now, &record))),
+        decision => {
+            note_check(&mut store, config, now, log);
+            return Ok(Begun::Held(outcome::held(decision, ip, now, &record)));
+        }
     };
     log(
         Level::Debug,
@@ -257,8 +261,8 @@ impl Permit {
 /// Takes the state lock again to conclude an attempt for `want` on
 /// `config`'s account, timed by `clock`. The outcome is concluded from the
 /// record before the attempt only if `parked` is that attempt (same state
-/// file, account and address) and nothing but its pending attempt was
-/// written since; otherwise from the record as it is now. Errors are
+/// file, account and address) and nothing but its pending attempt (and a
+/// heartbeat) was written since; otherwise from the record as it is now. Errors are
 /// state problems and a lock held past [`lock_wait`].
 pub fn resume(
     parked: Option<Parked>,
@@ -275,7 +279,7 @@ pub fn resume(
                 && p.server == host
                 && p.username == config.username
                 && p.ip == want.ip
-                && p.written == current =>
+                && same_but_heartbeat(&p.written, &current) =>
         {
             p.before
         }
@@ -292,6 +296,35 @@ pub fn resume(
         clock,
         not_before: i64::MIN,
     })
+}
+
+/// After a run that sends nothing: stores when it looked (the record's
+/// `last_check`) if that is due, at most once per `check_interval` (see
+/// [`Record::checked`]); a cron job or watch mode checking more often
+/// writes the flash no more often. The record is the stored one, never a
+/// `lookup_host` seed. A failed write changes nothing the guard reads, so
+/// it is only a warning.
+fn note_check(store: &mut Store, config: &Config, now: i64, log: Log<'_>) {
+    let (host, user) = (config.server.host(), config.username.as_str());
+    let interval = i64::try_from(config.check_interval.as_secs()).unwrap_or(i64::MAX);
+    if let Some(record) = store.get(host, user).checked(now, interval) {
+        if let Err(e) = store.put(host, user, record) {
+            log(
+                Level::Warn,
+                &format!("cannot record the time of this check: {e}"),
+            );
+        }
+    }
+}
+
+/// Whether `a` and `b` are the same record but perhaps for `last_check`,
+/// which a check that sent nothing may have stored meanwhile.
+fn same_but_heartbeat(a: &Record, b: &Record) -> bool {
+    let a = Record {
+        last_check: b.last_check,
+        ..a.clone()
+    };
+    a == *b
 }
 
 /// The time to decide with, once the state lock is held. `now` was read
@@ -331,8 +364,8 @@ fn record_is_blank(config: &Config) -> bool {
 }
 
 /// With no state yet, a `lookup_host` that already resolves to `ip`
-/// counts as registered (in memory only: the state is written only on
-/// attempts).
+/// counts as registered (in memory only: a run that sends nothing stores
+/// at most its `last_check`, never the seed).
 fn seed_record(
     name: &str,
     found: Result<Vec<Ipv4Addr>, String>,

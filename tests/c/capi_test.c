@@ -488,6 +488,62 @@ static void scenario_guard(void)
     CHECK(oks == 1);
 }
 
+/* mtgsy_status_json: the state file as `status --json` prints it, with the
+ * heartbeat of a check that sent nothing; the filter; NULL arguments. The
+ * JSON is printed ("json TEXT") for the Rust side to compare with the
+ * CLI's. */
+static void scenario_status(void)
+{
+    const char *json = "unset";
+    char bad_state[4096];
+    FILE *bad;
+    int64_t wait = -1;
+    mtgsy *h = configured("1.2.3.4", NULL);
+
+    CHECK(setenv("MTGSY_DDNS_NOW", "1800001000", 1) == 0);
+    CHECK_RC(h, mtgsy_status_json(h, &json), MTGSY_OK);
+    CHECK(json != NULL && contains(json, "\"records\":[]"));
+    CHECK(contains(json, "\"now\":1800001000"));
+
+    CHECK_RC(h, mtgsy_guard_check(h, "1.2.3.4", 0, T0, &wait), MTGSY_OK);
+    CHECK_RC(h, mtgsy_guard_record(h, "1.2.3.4", MTGSY_ATTEMPT_UPDATED, T0 + 2), MTGSY_OK);
+    /* A check that sends nothing, a check interval later: its time is
+     * stored; one sooner after it is not. */
+    CHECK_RC(h, mtgsy_guard_check(h, "1.2.3.4", 0, T0 + 700, &wait), MTGSY_UNCHANGED);
+    CHECK_RC(h, mtgsy_guard_check(h, "1.2.3.4", 0, T0 + 800, &wait), MTGSY_UNCHANGED);
+    CHECK_RC(h, mtgsy_status_json(h, &json), MTGSY_OK);
+    CHECK(json != NULL);
+    CHECK(contains(json, "\"username\":\"user@example.com\""));
+    CHECK(contains(json, "\"registered_ip\":\"1.2.3.4\""));
+    CHECK(contains(json, "\"last_result\":\"updated\""));
+    CHECK(contains(json, "\"last_attempt_at\":1800000002"));
+    CHECK(contains(json, "\"last_check\":1800000700"));
+    CHECK(contains(json, "\"next_allowed_at\":null"));
+    CHECK(!contains(json, "s3cret"));
+    printf("json %s\n", json);
+
+    /* Another account's records are not this handle's. */
+    CHECK_RC(h, mtgsy_set(h, "username", "other@example.com"), MTGSY_OK);
+    CHECK_RC(h, mtgsy_status_json(h, &json), MTGSY_OK);
+    CHECK(json != NULL && contains(json, "\"records\":[]"));
+
+    CHECK_RC(h, mtgsy_status_json(h, NULL), MTGSY_NULL_ARGUMENT);
+    CHECK(contains(mtgsy_last_error(h), "json"));
+    json = "unset";
+    CHECK(mtgsy_status_json(NULL, &json) == MTGSY_NULL_ARGUMENT && json == NULL);
+
+    /* A state file that cannot be read: an error naming it, no text. */
+    snprintf(bad_state, sizeof bad_state, "%s.bad", env("MTGSY_TEST_STATE"));
+    bad = fopen(bad_state, "w");
+    CHECK(bad != NULL && fputs("{\"version\":2,", bad) >= 0 && fclose(bad) == 0);
+    CHECK_RC(h, mtgsy_set(h, "state", bad_state), MTGSY_OK);
+    json = "unset";
+    CHECK_RC(h, mtgsy_status_json(h, &json), MTGSY_BAD_INPUT);
+    CHECK(json == NULL && contains(mtgsy_last_error(h), "corrupt"));
+    CHECK(unsetenv("MTGSY_DDNS_NOW") == 0);
+    mtgsy_free(h);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -507,8 +563,10 @@ int main(int argc, char **argv)
         scenario_race();
     else if (strcmp(which, "guard") == 0)
         scenario_guard();
+    else if (strcmp(which, "status") == 0)
+        scenario_status();
     else {
-        fprintf(stderr, "usage: capi_test api|update|dryrun|rejected|blocked|network|race|guard\n");
+        fprintf(stderr, "usage: capi_test api|update|dryrun|rejected|blocked|network|race|guard|status\n");
         return 2;
     }
     printf("ok %s\n", which);

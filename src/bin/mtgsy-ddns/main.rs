@@ -190,30 +190,8 @@ fn run_status(cli: &Cli) -> i32 {
     let mut printer = Printer::new(cli.verbose, false);
     let result = (|| -> Result<i32, Error> {
         let (settings, _) = args::settings(cli)?;
-        let path = settings
-            .state
-            .clone()
-            .unwrap_or_else(mtgsy_ddns::state::default_path);
-        let server_host = match &settings.server {
-            Some(url) => Some(
-                mtgsy_ddns::request::Server::parse(url, true)?
-                    .host()
-                    .to_string(),
-            ),
-            None => None,
-        };
+        let (path, entries) = mtgsy_ddns::status::read(&settings)?;
         let now = mtgsy_ddns::now()?;
-        let entries: Vec<_> = mtgsy_ddns::state::read_entries(&path)?
-            .into_iter()
-            .filter(|e| {
-                let same = mtgsy_ddns::guard::same_key;
-                settings
-                    .username
-                    .as_ref()
-                    .is_none_or(|u| same(u, &e.username))
-                    && server_host.as_ref().is_none_or(|h| same(h, &e.server))
-            })
-            .collect();
         if cli.registered_ip {
             return Ok(match entries.iter().find_map(|e| e.record.registered_ip) {
                 Some(ip) => {

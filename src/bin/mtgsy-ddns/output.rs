@@ -3,11 +3,9 @@
 
 use std::path::Path;
 
-use mtgsy_ddns::guard::Record;
 use mtgsy_ddns::state::Entry;
 use mtgsy_ddns::update::{Level, Outcome};
 use mtgsy_ddns::Error;
-use serde::Serialize;
 
 use crate::syslog::{Severity, Syslog};
 
@@ -140,43 +138,13 @@ fn cli_words(msg: &str) -> String {
     out
 }
 
-/// `status --json`: the state file, the clock, and one flat object per host.
-#[derive(Serialize)]
-struct StatusJson<'a> {
-    state: String,
-    now: i64,
-    records: Vec<StatusRecord<'a>>,
-}
-
-/// A host's key, its record, and when the next request is allowed.
-#[derive(Serialize)]
-struct StatusRecord<'a> {
-    server: &'a str,
-    username: &'a str,
-    #[serde(flatten)]
-    record: &'a Record,
-    next_allowed_at: Option<i64>,
-}
-
-/// Prints the records of the state file at `path`.
+/// Prints the records of the state file at `path`: with `json`, the
+/// library's status object ([`mtgsy_ddns::status::json`]).
 pub fn print_status(path: &Path, entries: &[Entry], now: i64, json: bool) {
     if json {
-        let status = StatusJson {
-            state: path.display().to_string(),
-            now,
-            records: entries
-                .iter()
-                .map(|e| StatusRecord {
-                    server: &e.server,
-                    username: &e.username,
-                    record: &e.record,
-                    next_allowed_at: e.record.next_allowed(now),
-                })
-                .collect(),
-        };
-        match serde_json::to_string(&status) {
+        match mtgsy_ddns::status::json(path, entries, now) {
             Ok(text) => println!("{text}"),
-            Err(e) => Printer::stderr_only().error(&format!("cannot encode the state: {e}")),
+            Err(e) => Printer::stderr_only().error(&e.to_string()),
         }
         return;
     }
@@ -199,6 +167,7 @@ pub fn print_status(path: &Path, entries: &[Entry], now: i64, json: bool) {
         );
         println!("  registered:         {}", ago(r.registered_at));
         println!("  last attempt:       {}", ago(r.last_attempt_at));
+        println!("  last check:         {}", ago(r.last_check));
         if let Some(result) = r.last_result {
             // The name the state file uses, without its JSON quotes.
             let name = serde_json::to_string(&result).unwrap_or_default();

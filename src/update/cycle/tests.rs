@@ -120,6 +120,11 @@ fn lookup_host_is_looked_up_before_the_lock_and_seeds_a_blank_record() {
         panic!("sent although the name resolves to the address: {lines:?}")
     };
     assert_eq!(o.outcome, outcome::Kind::Unchanged, "{o:?}");
+    // The held run stored when it looked, not the seed: the record stays
+    // blank for the guard, so the next run looks the name up again.
+    let stored = peek_record(&config).unwrap();
+    assert_eq!(stored.last_check, Some(T0));
+    assert!(stored.is_blank(), "{stored:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -201,5 +206,48 @@ fn a_lookup_that_cannot_answer_sends_and_no_lookup_once_recorded() {
     // A record exists now: no lookup, and the guard holds.
     assert!(matches!(begin(), Begun::Held(_)));
     assert_eq!(calls.get(), 1, "looked up with a record on disk");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_heartbeat_written_while_parked_does_not_change_how_the_attempt_concludes() {
+    let dir = scratch("parked-heartbeat");
+    let mut config = config(&dir, "home.example.com");
+    config.lookup_host = None;
+    config.check_interval = Duration::from_secs(60);
+    let no_lookup = |_: &str, _: Duration| Err("unused".to_string());
+    let begin_at = |t: i64| {
+        begin_with(
+            &config,
+            &want(&config),
+            Clock::starting_at(t),
+            &mut |_, _| {},
+            &no_lookup,
+        )
+        .unwrap()
+    };
+    let Begun::Send { permit, .. } = begin_at(T0) else {
+        panic!("held back with no state")
+    };
+    let parked = permit.park();
+    // Another check while the firmware sends: held by the pending
+    // attempt, and its heartbeat is due (60 s).
+    let Begun::Held(o) = begin_at(T0 + 100) else {
+        panic!("sent while an attempt is pending")
+    };
+    assert_eq!(o.outcome, outcome::Kind::Deferred, "{o:?}");
+    assert_eq!(peek_record(&config).unwrap().last_check, Some(T0 + 100));
+    // The request never left: concluded from the record before it, the
+    // attempt does not count toward the floor.
+    let permit = resume(
+        Some(parked),
+        &config,
+        want(&config),
+        Clock::starting_at(T0 + 120),
+    )
+    .unwrap();
+    let done = permit.conclude(AttemptResult::FailedUnsent, None, None);
+    assert_eq!(done.record.last_attempt_at, None, "{:?}", done.record);
+    assert_eq!(done.record.last_check, Some(T0 + 120));
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -26,8 +26,9 @@ MTGSY_BIN="${MTGSY_DDNS_BIN:-/usr/bin/mtgsy-ddns}"
 # One state file for every caller (provider script, hook, daemon), on flash so
 # the 10-minute floor survives reboots, and listed in
 # /lib/upgrade/keep.d/mtgsy-ddns so it survives a sysupgrade. It is the
-# binary's own default on OpenWrt; the binary writes it only when an update is
-# attempted.
+# binary's own default on OpenWrt; the binary writes it when an update is
+# attempted, and a check that sends nothing at most once per check interval
+# (its last_check).
 MTGSY_STATE="${MTGSY_DDNS_STATE:-/etc/mtgsy-ddns/state.json}"
 # Password files, one per section: tmpfs, 0700 directory, 0600 files.
 MTGSY_RUNDIR="${MTGSY_DDNS_RUNDIR:-/var/run/mtgsy-ddns}"
