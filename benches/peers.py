@@ -201,7 +201,7 @@ def mtgsy_cases(binary, work, plain, tls):
         shutil.copy(seeded, state)
 
     return {
-        # as shipped: built-in roots (no --ca-file); nothing is sent anyway
+        # as shipped: the system CA bundle (no --ca-file); nothing is sent, so it is never read
         "a": Case(base + https, env, seeded_state, tls, 0),
         "b": Case(base + http, env, fresh, plain, 1),
         "c": Case(base + https + ca, env, fresh, tls, 1),

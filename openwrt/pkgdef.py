@@ -431,7 +431,7 @@ def packages(tool, arch, bin_path, lib_path=None, version=None):
         raise PackError("--arch '%s' is not an OpenWrt package architecture" % arch)
     binary = load_binary(tool, bin_path, arch)
 
-    main = Package("mtgsy-ddns", version, arch, ["libc"], "net", DESCRIPTIONS["mtgsy-ddns"])
+    main = Package("mtgsy-ddns", version, arch, ["libc", "ca-bundle"], "net", DESCRIPTIONS["mtgsy-ddns"])
     prov = Package("ddns-scripts-mtgsy", version, "all", ["ddns-scripts", "mtgsy-ddns"], "net",
                    DESCRIPTIONS["ddns-scripts-mtgsy"])
     prov.prerm_pkg = PROVIDER_PRERM_PKG

@@ -224,9 +224,15 @@ pub fn next_hop(
 /// are followed by hand, at most [`MAX_ADDRESS_REDIRECTS`], and only to
 /// `https://` URLs.
 fn fetch(url: &str, timeout: Duration, bind: Option<&str>) -> Result<String, String> {
-    // A public "what is my address" page: the web PKI roots, whatever
-    // `ca_file` says for the update server.
-    let tls = crate::transport::tls_config(ureq::tls::RootCerts::WebPki);
+    // A public "what is my address" page: the system's roots, whatever
+    // `ca_file` says for the update server. Without a bundle, a plain-HTTP
+    // page still works; an HTTPS hop gets the reason.
+    use crate::transport::roots;
+    let (trusted, no_roots) = match roots::system_bundle().and_then(|p| roots::load(&p)) {
+        Ok(trusted) => (trusted, None),
+        Err(why) => (roots::none(), Some(why)),
+    };
+    let tls = crate::transport::tls_config(trusted);
     let agent = crate::transport::agent(
         ureq::Agent::config_builder()
             .tls_config(tls)
@@ -245,6 +251,9 @@ fn fetch(url: &str, timeout: Duration, bind: Option<&str>) -> Result<String, Str
     let mut response = loop {
         if std::time::Instant::now() >= deadline {
             return Err(format!("no answer within {} s", timeout.as_secs()));
+        }
+        if let (Some(why), true) = (&no_roots, current.starts_with("https://")) {
+            return Err(why.clone());
         }
         let response = agent
             .get(&current)

@@ -10,13 +10,15 @@
 //! sending.
 
 use std::io::{self, Read};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::error::InputError;
 use crate::request::Request;
 
 mod bind;
+pub mod roots;
 
 /// Most bytes of a reply body read; the rest is never read.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -52,11 +54,26 @@ pub trait Transport {
 pub struct TransportConfig {
     /// Connect plus whole-request timeout.
     pub timeout: Duration,
-    /// PEM bundle of trusted roots; `None` uses the compiled-in web PKI roots.
-    pub ca_pem: Option<Vec<u8>>,
+    /// Which certificate authorities the update server's certificate may
+    /// come from.
+    pub trust: Trust,
     /// The network device every connection leaves through
     /// (`bind_interface`); `None`: wherever the routing table says.
     pub bind_interface: Option<String>,
+}
+
+/// Which roots HTTPS connections to the update server trust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// The user's `ca_file`: its PEM text, read when the settings were
+    /// resolved.
+    CaFile(Vec<u8>),
+    /// The system's CA bundle at this path ([`roots::system_bundle`]),
+    /// read when the first request is sent, so that a run that sends
+    /// nothing never parses it.
+    System(PathBuf),
+    /// None: a plain-HTTP server (an HTTPS connection would fail).
+    Nothing,
 }
 
 /// TLS settings for every HTTPS connection the client makes: rustls with
@@ -136,70 +153,84 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
     }
 }
 
-/// The real transport.
+/// The real transport. Its agent is made at the first request, when the
+/// system's CA bundle is read (never, for a run that sends nothing).
 pub struct HttpTransport {
-    agent: ureq::Agent,
+    config: TransportConfig,
+    /// The user's `ca_file`, checked when the transport was made.
+    ca_file: Option<ureq::tls::RootCerts>,
+    agent: OnceLock<Result<ureq::Agent, String>>,
 }
 
 impl HttpTransport {
-    /// Builds the agent. Fails when the CA bundle holds no certificate.
+    /// Makes the transport; checks a `ca_file` now. Fails when it is not
+    /// PEM or holds no certificate.
     pub fn new(config: &TransportConfig) -> Result<HttpTransport, InputError> {
-        use ureq::tls::RootCerts;
-        let roots = match &config.ca_pem {
-            None => RootCerts::WebPki,
-            Some(pem) => {
-                let mut certs = Vec::new();
-                for item in ureq::tls::parse_pem(pem) {
-                    match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                        Ok(_) => {}
-                        Err(e) => {
-                            return Err(InputError::new(
-                                "ca_file",
-                                format!("is not valid PEM: {e}"),
-                            ))
-                        }
-                    }
-                }
-                if certs.is_empty() {
-                    return Err(InputError::new("ca_file", "holds no PEM certificate"));
-                }
-                RootCerts::Specific(Arc::new(certs))
+        let ca_file = match &config.trust {
+            Trust::CaFile(pem) => {
+                Some(roots::from_pem(pem).map_err(|why| InputError::new("ca_file", why))?)
             }
+            _ => None,
         };
-        let tls = tls_config(roots);
-        // Connection setup (DNS, TCP, TLS) gets two thirds of the budget, so
-        // that a hang there is reported as "never reached the server".
-        let setup = config.timeout.mul_f64(2.0 / 3.0);
-        let agent_config = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .proxy(None)
-            .no_delay(true)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .timeout_global(Some(config.timeout))
-            .timeout_resolve(Some(setup))
-            .timeout_connect(Some(setup))
-            .max_response_header_size(16 * 1024)
-            // ureq's 128 KiB default buffers are zero-filled on every
-            // connection: half of an update's instructions and 0.5 MiB of
-            // RSS. The longest valid request (every field at its bound,
-            // every byte encoded) is under 12 KiB; a reply head, 16 KiB.
-            .input_buffer_size(20 * 1024)
-            .output_buffer_size(16 * 1024)
-            .max_idle_connections(0)
-            .build();
         Ok(HttpTransport {
-            agent: agent(agent_config, config.bind_interface.as_deref()),
+            config: config.clone(),
+            ca_file,
+            agent: OnceLock::new(),
         })
     }
+
+    /// The agent, made on first use; an error says why the roots could not
+    /// be loaded.
+    fn agent(&self) -> Result<&ureq::Agent, SendError> {
+        self.agent
+            .get_or_init(|| {
+                let trusted = match (&self.ca_file, &self.config.trust) {
+                    (Some(roots), _) => roots.clone(),
+                    (None, Trust::System(path)) => roots::load(path)?,
+                    (None, _) => roots::none(),
+                };
+                Ok(make_agent(&self.config, trusted))
+            })
+            .as_ref()
+            .map_err(|why| SendError {
+                may_have_reached_server: false,
+                message: format!("cannot load the trusted certificates: {why}"),
+            })
+    }
+}
+
+/// The agent for the update server, trusting `roots`.
+fn make_agent(config: &TransportConfig, roots: ureq::tls::RootCerts) -> ureq::Agent {
+    let tls = tls_config(roots);
+    // Connection setup (DNS, TCP, TLS) gets two thirds of the budget, so
+    // that a hang there is reported as "never reached the server".
+    let setup = config.timeout.mul_f64(2.0 / 3.0);
+    let agent_config = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .proxy(None)
+        .no_delay(true)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .http_status_as_error(false)
+        .timeout_global(Some(config.timeout))
+        .timeout_resolve(Some(setup))
+        .timeout_connect(Some(setup))
+        .max_response_header_size(16 * 1024)
+        // ureq's 128 KiB default buffers are zero-filled on every
+        // connection: half of an update's instructions and 0.5 MiB of
+        // RSS. The longest valid request (every field at its bound,
+        // every byte encoded) is under 12 KiB; a reply head, 16 KiB.
+        .input_buffer_size(20 * 1024)
+        .output_buffer_size(16 * 1024)
+        .max_idle_connections(0)
+        .build();
+    agent(agent_config, config.bind_interface.as_deref())
 }
 
 impl Transport for HttpTransport {
     fn send(&self, request: &Request) -> Result<HttpReply, SendError> {
         let mut response = self
-            .agent
+            .agent()?
             .get(request.url())
             .header("User-Agent", request.user_agent())
             .header("Accept", "*/*")

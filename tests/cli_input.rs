@@ -640,7 +640,7 @@ fn address_command_gets_no_secret_in_its_environment() {
 #[test]
 fn address_from_https_page_is_checked_against_the_web_pki() {
     // The check-IP page's certificate comes from a test CA, which is not
-    // among the web PKI roots: the run must end with a clear certificate
+    // in the system's CA bundle: the run must end with a clear certificate
     // error (exit 4, nothing sent), not a crash.
     let server = StubServer::plain();
     let checkip = StubServer::tls();

@@ -448,7 +448,7 @@ fn ipk_packages_hold_the_tree_and_package_pack_metadata() {
         }
     }
     let main = open_ipk(&out.join(format!("mtgsy-ddns_{V1}_x86_64.ipk")));
-    assert_eq!(main.control["Depends"], "libc");
+    assert_eq!(main.control["Depends"], "libc, ca-bundle");
     assert_eq!(
         main.control_files["./conffiles"].data,
         b"/etc/config/mtgsy-ddns\n"
@@ -593,8 +593,12 @@ fn apk_installs_upgrades_and_removes_in_an_offline_root() {
     let d = dir.path();
     let v1 = build_both(d, "v1", V1);
     let v2 = build_both(d, "v2", V2);
-    // what the router already has: libc and ddns-scripts
-    for (name, arch) in [("libc", "x86_64"), ("ddns-scripts", "noarch")] {
+    // what the router already has: libc, ca-bundle and ddns-scripts
+    for (name, arch) in [
+        ("libc", "x86_64"),
+        ("ca-bundle", "noarch"),
+        ("ddns-scripts", "noarch"),
+    ] {
         ok(Command::new(&apk)
             .args(["mkpkg", "--info", &format!("name:{name}")])
             .args([
@@ -626,7 +630,11 @@ fn apk_installs_upgrades_and_removes_in_an_offline_root() {
             .map(|p| dir.join(format!("{p}-{v}.apk")))
             .collect()
     };
-    let mut first = vec![d.join("libc.apk"), d.join("ddns-scripts.apk")];
+    let mut first = vec![
+        d.join("libc.apk"),
+        d.join("ca-bundle.apk"),
+        d.join("ddns-scripts.apk"),
+    ];
     first.extend(pkgs(&v1, V1));
     apk_in(&["add", "--initdb"], &first);
 
@@ -719,9 +727,13 @@ fn opkg_installs_upgrades_and_removes_in_an_offline_root() {
     let r = stub_root(d);
     fs::create_dir_all(r.join("usr/lib/opkg/info")).unwrap();
     fs::create_dir_all(r.join("var/lock")).unwrap();
-    // what the router already has: libc and ddns-scripts
+    // what the router already has: libc, ca-bundle and ddns-scripts
     let mut status = String::new();
-    for (name, arch) in [("libc", "x86_64"), ("ddns-scripts", "all")] {
+    for (name, arch) in [
+        ("libc", "x86_64"),
+        ("ca-bundle", "all"),
+        ("ddns-scripts", "all"),
+    ] {
         status += &format!(
             "Package: {name}\nVersion: 1.0-r1\nStatus: install ok installed\nArchitecture: {arch}\n\n"
         );

@@ -419,3 +419,66 @@ fn server_names_are_resolved_and_a_failed_lookup_sends_nothing() {
         "failed_unsent"
     );
 }
+
+#[test]
+fn without_ca_file_the_system_bundle_is_trusted() {
+    // SSL_CERT_FILE names the system's bundle, as for OpenSSL and curl:
+    // here one holding only the stand-in's test CA.
+    let server = StubServer::tls();
+    let state = TempDir::new("wire-sysca");
+    let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+    c.args(["--ip", "1.2.3.4", "--json"])
+        .env("SSL_CERT_FILE", server.ca_pem_path());
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn no_system_bundle_is_bad_input_and_sends_nothing() {
+    let server = StubServer::tls();
+    let state = TempDir::new("wire-nosysca");
+    let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+    c.args(["--ip", "1.2.3.4"])
+        .env("SSL_CERT_FILE", state.path().join("missing.pem"));
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("ca_file: is not set, and SSL_CERT_FILE names ")
+            && err.contains("missing.pem, which is not a file"),
+        "{err}"
+    );
+    assert_eq!(server.connections(), 0);
+    assert!(!state.path().join("state.json").exists());
+}
+
+#[test]
+fn the_system_bundle_is_read_only_when_a_request_goes_out() {
+    // A bundle that is not PEM: a run the guard holds never reads it; a run
+    // that sends fails before connecting, says why, and counts as unsent.
+    let server = StubServer::tls();
+    let state = TempDir::new("wire-lazyca");
+    let bundle = state.path().join("bundle.pem");
+    std::fs::write(&bundle, "not a certificate\n").unwrap();
+    let run_at = |now: &str| {
+        let mut c = update_cmd(&server.url(), &state.path().join("state.json"));
+        c.args(["--ip", "1.2.3.4", "--json"])
+            .env("SSL_CERT_FILE", &bundle)
+            .env("MTGSY_DDNS_NOW", now);
+        texts(&run(c))
+    };
+    let (code, out, err) = run_at("1800000000");
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(
+        out.contains("cannot load the trusted certificates")
+            && out.contains("bundle.pem holds no PEM certificate"),
+        "{out}{err}"
+    );
+    assert!(out.contains("\"sent\":false"), "{out}");
+    assert_eq!(server.connections(), 0);
+    // Within the first failure's 60 s backoff: held (exit 3) without a look
+    // at the bundle.
+    let (code, out, err) = run_at("1800000030");
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(!format!("{out}{err}").contains("PEM"), "{out}{err}");
+}

@@ -11,7 +11,7 @@ use crate::detect::AddressSource;
 use crate::error::InputError;
 use crate::guard::DEFAULT_FORCE_INTERVAL_S;
 use crate::request::{self, Secret, Server};
-use crate::transport::TransportConfig;
+use crate::transport::{TransportConfig, Trust};
 
 impl Settings {
     /// Checks the settings together and builds the [`Config`].
@@ -25,20 +25,28 @@ impl Settings {
             self.allow_http,
         )?;
         let address = self.address_source()?;
-        let ca_pem = match &self.ca_file {
-            None => None,
-            Some(path) => Some(
+        // The roots to trust: the user's file (read now, as every input
+        // file is), else the system's bundle, found now so that a router
+        // without one hears it before anything is sent (exit 2), and read
+        // only when a request goes out.
+        let trust = match &self.ca_file {
+            Some(_) if !server.is_tls() => {
+                return Err(InputError::new(
+                    "ca_file",
+                    "is set but the server is plain HTTP",
+                ))
+            }
+            Some(path) => Trust::CaFile(
                 crate::fsio::read_file_capped(path, crate::fsio::MAX_FILE_BYTES).map_err(|e| {
                     InputError::new("ca_file", format!("cannot read {}: {e}", path.display()))
                 })?,
             ),
+            None if server.is_tls() => Trust::System(
+                crate::transport::roots::system_bundle()
+                    .map_err(|why| InputError::new("ca_file", format!("is not set, and {why}")))?,
+            ),
+            None => Trust::Nothing,
         };
-        if ca_pem.is_some() && !server.is_tls() {
-            return Err(InputError::new(
-                "ca_file",
-                "is set but the server is plain HTTP",
-            ));
-        }
         Ok(Config {
             server,
             username,
@@ -53,7 +61,7 @@ impl Settings {
             allow_private: self.allow_private,
             transport: TransportConfig {
                 timeout: Duration::from_secs(self.timeout.unwrap_or(DEFAULT_TIMEOUT_S)),
-                ca_pem,
+                trust,
                 bind_interface: self.bind_interface.clone(),
             },
             state_path: self

@@ -383,7 +383,7 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Path,
         Group::Transport,
         "PEM",
-        "trust these roots instead of the built-in ones",
+        "trust these roots instead of the system's CA bundle",
         "",
         "cacert",
     ),

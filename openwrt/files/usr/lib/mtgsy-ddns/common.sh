@@ -265,7 +265,7 @@ mtgsy_cacert() {
 			elif [ -d "$cacert" ] && [ -f "$cacert/ca-certificates.crt" ]; then
 				mtgsy_add --ca-file "$cacert/ca-certificates.crt"
 			elif [ -d "$cacert" ]; then
-				MTGSY_NOTE="cacert '$cacert' is a directory without ca-certificates.crt: using the built-in roots"
+				MTGSY_NOTE="cacert '$cacert' is a directory without ca-certificates.crt: using the system's CA bundle"
 			else
 				MTGSY_ERROR="cacert: '$cacert': no such file"
 				return 1
