@@ -144,55 +144,141 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// Builds the agent. Fails when the CA bundle holds no certificate.
     pub fn new(config: &TransportConfig) -> Result<HttpTransport, InputError> {
-        use ureq::tls::RootCerts;
-        let roots = match &config.ca_pem {
-            None => RootCerts::WebPki,
-            Some(pem) => {
-                let mut certs = Vec::new();
-                for item in ureq::tls::parse_pem(pem) {
-                    match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                        Ok(_) => {}
-                        Err(e) => {
-                            return Err(InputError::new(
-                                "ca_file",
-                                format!("is not valid PEM: {e}"),
-                            ))
-                        }
+        Ok(HttpTransport {
+            agent: agent(agent_config(config)?, config.bind_interface.as_deref()),
+        })
+    }
+}
+
+/// The agent settings of every connection to the update server: the
+/// trusted roots (`ca_file`, else the web PKI), the timeouts, no proxy,
+/// no redirect, small buffers. Fails when the CA bundle holds no
+/// certificate.
+fn agent_config(config: &TransportConfig) -> Result<ureq::config::Config, InputError> {
+    use ureq::tls::RootCerts;
+    let roots = match &config.ca_pem {
+        None => RootCerts::WebPki,
+        Some(pem) => {
+            let mut certs = Vec::new();
+            for item in ureq::tls::parse_pem(pem) {
+                match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+                    Ok(_) => {}
+                    Err(e) => {
+                        return Err(InputError::new("ca_file", format!("is not valid PEM: {e}")))
                     }
                 }
-                if certs.is_empty() {
-                    return Err(InputError::new("ca_file", "holds no PEM certificate"));
-                }
-                RootCerts::Specific(Arc::new(certs))
             }
-        };
-        let tls = tls_config(roots);
-        // Connection setup (DNS, TCP, TLS) gets two thirds of the budget, so
-        // that a hang there is reported as "never reached the server".
-        let setup = config.timeout.mul_f64(2.0 / 3.0);
-        let agent_config = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .proxy(None)
-            .no_delay(true)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .timeout_global(Some(config.timeout))
-            .timeout_resolve(Some(setup))
-            .timeout_connect(Some(setup))
-            .max_response_header_size(16 * 1024)
-            // ureq's 128 KiB default buffers are zero-filled on every
-            // connection: half of an update's instructions and 0.5 MiB of
-            // RSS. The longest valid request (every field at its bound,
-            // every byte encoded) is under 12 KiB; a reply head, 16 KiB.
-            .input_buffer_size(20 * 1024)
-            .output_buffer_size(16 * 1024)
-            .max_idle_connections(0)
-            .build();
-        Ok(HttpTransport {
-            agent: agent(agent_config, config.bind_interface.as_deref()),
-        })
+            if certs.is_empty() {
+                return Err(InputError::new("ca_file", "holds no PEM certificate"));
+            }
+            RootCerts::Specific(Arc::new(certs))
+        }
+    };
+    let tls = tls_config(roots);
+    // Connection setup (DNS, TCP, TLS) gets two thirds of the budget, so
+    // that a hang there is reported as "never reached the server".
+    let setup = config.timeout.mul_f64(2.0 / 3.0);
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls)
+        .proxy(None)
+        .no_delay(true)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .http_status_as_error(false)
+        .timeout_global(Some(config.timeout))
+        .timeout_resolve(Some(setup))
+        .timeout_connect(Some(setup))
+        .max_response_header_size(16 * 1024)
+        // ureq's 128 KiB default buffers are zero-filled on every
+        // connection: half of an update's instructions and 0.5 MiB of
+        // RSS. The longest valid request (every field at its bound,
+        // every byte encoded) is under 12 KiB; a reply head, 16 KiB.
+        .input_buffer_size(20 * 1024)
+        .output_buffer_size(16 * 1024)
+        .max_idle_connections(0)
+        .build())
+}
+
+/// What a connection to the update server without a request showed
+/// ([`probe`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The TLS handshake completed with a verified certificate.
+    Trusted,
+    /// A plain-HTTP server: the connection opened; nothing is encrypted.
+    Plain,
+    /// No connection: refused, no route, timed out, name not found, or
+    /// `bind_interface` refused.
+    Unreachable(String),
+    /// The server's certificate was refused (rustls's reason).
+    Certificate(String),
+    /// The handshake failed otherwise (rustls's reason).
+    Handshake(String),
+}
+
+/// Connects to the server of `url` as an update does (the same roots,
+/// algorithms, timeouts and `bind_interface`), completes the TLS
+/// handshake and closes: no HTTP request is written, so nothing of an
+/// update (nor the password) reaches the server.
+pub fn probe(url: &str, config: &TransportConfig) -> Result<Probe, InputError> {
+    use ureq::unversioned::transport::{Connector, RustlsConnector};
+    let connector =
+        ().chain(bind::BoundConnector(config.bind_interface.clone()))
+            .chain(RustlsConnector::default())
+            .chain(StopBeforeRequest);
+    let agent = ureq::Agent::with_parts(agent_config(config)?, connector, Resolver);
+    let Err(e) = agent.get(url).call() else {
+        // The connector never yields a connection.
+        return Ok(Probe::Unreachable("no connection".into()));
+    };
+    let io = match &e {
+        ureq::Error::Io(io) => Some(io),
+        _ => None,
+    };
+    if let Some(Stopped(tls)) = io.and_then(|io| io.get_ref()?.downcast_ref::<Stopped>()) {
+        return Ok(if *tls { Probe::Trusted } else { Probe::Plain });
+    }
+    let tls_error = io.and_then(|io| io.get_ref()?.downcast_ref::<rustls::Error>());
+    Ok(match tls_error {
+        Some(
+            r @ (rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented),
+        ) => Probe::Certificate(r.to_string()),
+        Some(r) => Probe::Handshake(io.and_then(handshake_failure).unwrap_or(r.to_string())),
+        None => Probe::Unreachable(describe(e).message),
+    })
+}
+
+/// The last connector of [`probe`]'s chain: takes the connection the TCP
+/// and TLS connectors made and ends the call before ureq writes a request.
+#[derive(Debug)]
+struct StopBeforeRequest;
+
+/// The error [`StopBeforeRequest`] ends the call with: whether the
+/// connection was TLS.
+#[derive(Debug)]
+struct Stopped(bool);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connected; no request sent")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+impl<In: ureq::unversioned::transport::Transport> ureq::unversioned::transport::Connector<In>
+    for StopBeforeRequest
+{
+    type Out = In;
+
+    fn connect(
+        &self,
+        _details: &ureq::unversioned::transport::ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<In>, ureq::Error> {
+        let tls = chained.is_some_and(|c| c.is_tls());
+        Err(io::Error::other(Stopped(tls)).into())
     }
 }
 

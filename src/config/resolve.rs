@@ -18,8 +18,11 @@ impl Settings {
     pub fn resolve(&self) -> Result<Config, InputError> {
         let username =
             (self.username.clone()).ok_or_else(|| InputError::new("username", "is missing"))?;
-        let password =
-            (self.password.clone()).ok_or_else(|| InputError::new("password", "is missing"))?;
+        let password = match &self.password {
+            Some(password) => password.clone(),
+            None if self.without_password => Secret::new(""),
+            None => return Err(InputError::new("password", "is missing")),
+        };
         let server = Server::parse(
             self.server.as_deref().unwrap_or(request::DEFAULT_SERVER),
             self.allow_http,
@@ -68,6 +71,7 @@ impl Settings {
                 self.check_interval.unwrap_or(DEFAULT_CHECK_INTERVAL_S),
             ),
             jitter: self.jitter,
+            check_url: self.check_url.clone(),
         })
     }
 
@@ -161,6 +165,8 @@ pub struct Config {
     /// event triggered; `None`: the mode's default (`update` 0, watch
     /// [`DEFAULT_EVENT_JITTER_S`](super::DEFAULT_EVENT_JITTER_S)).
     pub jitter: Option<u64>,
+    /// `doctor`: a page showing the address the outside sees.
+    pub check_url: Option<String>,
 }
 
 impl Config {

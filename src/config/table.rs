@@ -285,6 +285,15 @@ pub const SETTINGS: &[Setting] = &[
         "ip_script",
     ),
     row!(
+        "check_url",
+        Kind::NonEmpty,
+        Group::Address,
+        "URL",
+        "doctor: a page showing the address the outside sees\n(default: ip_url)",
+        "",
+        "",
+    ),
+    row!(
         "ip_source",
         Kind::OneOf,
         Group::Address,

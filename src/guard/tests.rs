@@ -852,12 +852,18 @@ fn explain_names_each_rule_and_its_end() {
     let failed = rec.concluded(&sent("5.6.7.8", 7), T0 + 1000, AttemptResult::FailedUnsent);
     assert_eq!(
         ex(&failed, T0 + 1001, &w),
-        (Some(T0 + 1000 + BACKOFF_FIRST_S), Why::Held(DeferReason::Backoff))
+        (
+            Some(T0 + 1000 + BACKOFF_FIRST_S),
+            Why::Held(DeferReason::Backoff)
+        )
     );
     let rejected = rec.concluded(&sent("5.6.7.8", 7), T0 + 1000, AttemptResult::Rejected);
     assert_eq!(
         ex(&rejected, T0 + 2000, &w),
-        (Some(T0 + 1000 + REJECT_HOLD_S), Why::Held(DeferReason::Rejected))
+        (
+            Some(T0 + 1000 + REJECT_HOLD_S),
+            Why::Held(DeferReason::Rejected)
+        )
     );
     let blocked = rec.concluded(&sent("5.6.7.8", 7), T0 + 1000, AttemptResult::Blocked);
     assert_eq!(
@@ -892,7 +898,10 @@ fn explain_names_each_rule_and_its_end() {
     let stepped = explain(&on_boot, at(T0 + 5000, 1100), &w);
     assert_eq!(
         stepped,
-        (Some(T0 + 5000 + FLOOR_S - 100), Why::Held(DeferReason::Floor))
+        (
+            Some(T0 + 5000 + FLOOR_S - 100),
+            Why::Held(DeferReason::Floor)
+        )
     );
 }
 
