@@ -68,6 +68,7 @@ pub enum Id {
     WanDiffers,
     DnsOk,
     DnsOther,
+    DnsSeen,
     DnsStale,
     DnsFailed,
     DnsUnknown,
@@ -110,6 +111,7 @@ const ROWS: &[(&str, Severity, &str, &str)] = &[
     ("wan_differs", W, "{} has {} but the outside sees {}", "traffic leaves through another route: set bind_interface to this WAN, or check the routing"),
     ("dns", O, "{} resolves to {}, the address to register", ""),
     ("dns_other", I, "{} resolves to {}; the client would register {}", "the next update changes it (see when below)"),
+    ("dns_seen", I, "{} resolves to {}", ""),
     ("dns_stale", W, "{} resolves to {} though {} was accepted", "wait for the record's time to live; if it stays, check the domain in the account"),
     ("dns_failed", W, "{} does not resolve: {}", "check the name and the router's DNS"),
     ("dns_unknown", I, "no domain to look up (the user name is an e-mail address)", "set lookup_host to the dynamic domain to compare it with DNS"),
@@ -326,10 +328,14 @@ pub fn check(config: &Config, now: i64) -> Report {
 
     // The configured source: the address an update would register.
     let source = config.address.describe();
+    let mut registrable = false;
     let ip = match detect::detect(&config.address, timeout, bind, &[]) {
         Ok(ip) => {
             match addr::check_registrable(ip, config.allow_private) {
-                Ok(()) => r.add(Id::Source, &[&source, &ip]),
+                Ok(()) => {
+                    registrable = true;
+                    r.add(Id::Source, &[&source, &ip]);
+                }
                 Err(why) => r.add(Id::SourceRefused, &[&source, &why]),
             }
             Some(ip)
@@ -451,11 +457,11 @@ pub fn check(config: &Config, now: i64) -> Report {
                     .collect::<Vec<_>>()
                     .join(", ");
                 dns = format!("[\"{}\"]", shown.replace(", ", "\",\""));
-                match ip {
+                match ip.filter(|_| registrable) {
                     Some(ip) if found.contains(&ip) => r.add(Id::DnsOk, &[name, &shown]),
                     Some(ip) if registered == Some(ip) => r.add(Id::DnsStale, &[name, &shown, &ip]),
                     Some(ip) => r.add(Id::DnsOther, &[name, &shown, &ip]),
-                    None => r.add(Id::DnsOther, &[name, &shown, &"no address"]),
+                    None => r.add(Id::DnsSeen, &[name, &shown]),
                 }
             }
             Err(e) => r.add(Id::DnsFailed, &[name, &e]),
@@ -472,7 +478,9 @@ pub fn check(config: &Config, now: i64) -> Report {
             (Some(ip), Some(at)) => r.add(Id::Registered, &[&ip, &utc(at)]),
             _ => r.add(Id::NeverRegistered, &[&path.display()]),
         }
-        if let Some(ip) = ip {
+        // What the guard would say about an update of it (one that
+        // update refuses never reaches the guard).
+        if let Some(ip) = ip.filter(|_| registrable) {
             next = next_send(&mut r, config, rec, ip, now);
         }
         r.fact("registered_ip", js_opt(registered));

@@ -121,9 +121,21 @@ fn cgnat_wan_with_another_outside_address_is_double_nat() {
         ),
         "{out}"
     );
-    assert!(out.contains("  [info] IPv4 addresses on this box: 100.64.3.4 on wan0\n"), "{out}");
     assert!(
-        out.contains(&format!("  [info] {} sees this router as 203.0.113.7\n", page.url())),
+        out.contains("  [info] IPv4 addresses on this box: 100.64.3.4 on wan0\n"),
+        "{out}"
+    );
+    // update refuses a CGNAT address: the guard is not asked about it.
+    assert!(
+        out.contains("  [error] interface wan0 gives an address update refuses: 100.64.3.4 is a carrier-grade NAT"),
+        "{out}"
+    );
+    assert!(!out.contains("an update may go now"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "  [info] {} sees this router as 203.0.113.7\n",
+            page.url()
+        )),
         "{out}"
     );
 
@@ -186,9 +198,15 @@ fn all_well_exits_0_with_dns_matching_and_no_password_read() {
     let mut c = doctor(&server, &dir);
     // A password file that does not exist: update would stop at it
     // (exit 2); doctor never opens it.
-    c.args(["--ip", "127.0.0.1", "--allow-private", "--lookup-host", "localhost"])
-        .arg("--password-file")
-        .arg(dir.path().join("no-such-password"));
+    c.args([
+        "--ip",
+        "127.0.0.1",
+        "--allow-private",
+        "--lookup-host",
+        "localhost",
+    ])
+    .arg("--password-file")
+    .arg(dir.path().join("no-such-password"));
     let (code, out, err) = outcome(c);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.starts_with("user@example.com at 127.0.0.1\n"), "{out}");
@@ -200,7 +218,10 @@ fn all_well_exits_0_with_dns_matching_and_no_password_read() {
         out.contains("  [info] an update may go now: first update, 127.0.0.1\n"),
         "{out}"
     );
-    assert!(out.contains("  [info] fixed 127.0.0.1 gives 127.0.0.1\n"), "{out}");
+    assert!(
+        out.contains("  [info] fixed 127.0.0.1 gives 127.0.0.1\n"),
+        "{out}"
+    );
     handshake_only(&server);
     assert!(!dir.path().join("state.json").exists());
     assert!(!dir.path().join("state.json.lock").exists());
@@ -213,10 +234,19 @@ fn a_closed_port_is_unreachable() {
     drop(closed);
     let dir = TempDir::new("doctor-closed");
     let mut c = cmd();
-    c.args(["doctor", "--username", "user@example.com", "--ip", "8.8.8.8"])
-        .args(["--server", &format!("https://127.0.0.1:{port}/dns/update.php")])
-        .arg("--state")
-        .arg(dir.path().join("state.json"));
+    c.args([
+        "doctor",
+        "--username",
+        "user@example.com",
+        "--ip",
+        "8.8.8.8",
+    ])
+    .args([
+        "--server",
+        &format!("https://127.0.0.1:{port}/dns/update.php"),
+    ])
+    .arg("--state")
+    .arg(dir.path().join("state.json"));
     let (code, out, _) = outcome(c);
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -233,11 +263,17 @@ fn an_untrusted_certificate_or_a_wrong_name_is_an_error() {
     // The test CA not given: the web PKI does not know it.
     let server = StubServer::tls();
     let mut c = cmd();
-    c.args(["doctor", "--username", "user@example.com", "--ip", "8.8.8.8"])
-        .args(["--server", &server.url()])
-        .arg("--state")
-        .arg(dir.path().join("state.json"))
-        .env("MTGSY_PASSWORD", PASSWORD);
+    c.args([
+        "doctor",
+        "--username",
+        "user@example.com",
+        "--ip",
+        "8.8.8.8",
+    ])
+    .args(["--server", &server.url()])
+    .arg("--state")
+    .arg(dir.path().join("state.json"))
+    .env("MTGSY_PASSWORD", PASSWORD);
     let (code, out, _) = outcome(c);
     assert_eq!(code, 1, "{out}");
     let line = format!(
@@ -267,7 +303,10 @@ fn an_untrusted_certificate_or_a_wrong_name_is_an_error() {
         .clone();
     assert_eq!(finding["severity"], "error");
     assert!(
-        finding["message"].as_str().unwrap().contains("not valid for name"),
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid for name"),
         "{finding}"
     );
     handshake_only(&other);
@@ -282,7 +321,9 @@ fn a_clock_in_1970_is_not_set() {
     let (code, out, _) = outcome(c);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("  [error] the clock reads 1970-01-01 00:00 UTC, before this program was built ("),
+        out.contains(
+            "  [error] the clock reads 1970-01-01 00:00 UTC, before this program was built ("
+        ),
         "{out}"
     );
     assert!(
@@ -343,8 +384,14 @@ fn the_guard_holds_as_update_would_and_the_state_is_left_alone() {
     assert_eq!(host["registered_at"], T);
     // update says the same.
     let mut c = common::update_cmd(&server.url(), &state);
-    c.args(["--ip", "127.0.0.2", "--allow-private", "--allow-http", "--json"])
-        .env("MTGSY_DDNS_NOW", (T + 60).to_string());
+    c.args([
+        "--ip",
+        "127.0.0.2",
+        "--allow-private",
+        "--allow-http",
+        "--json",
+    ])
+    .env("MTGSY_DDNS_NOW", (T + 60).to_string());
     let (code, out, _) = texts(&run(c));
     assert_eq!(code, 3, "{out}");
     let update: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -363,7 +410,9 @@ fn the_guard_holds_as_update_would_and_the_state_is_left_alone() {
         "{out}"
     );
     assert!(
-        out.contains("  [ok] 127.0.0.1 is registered; the next refresh goes at 2027-01-18 08:00 UTC\n"),
+        out.contains(
+            "  [ok] 127.0.0.1 is registered; the next refresh goes at 2027-01-18 08:00 UTC\n"
+        ),
         "{out}"
     );
 
@@ -420,9 +469,15 @@ fn bad_input_is_exit_2_and_nothing_is_probed() {
     fs::write(&not_pem, "no certificate here").unwrap();
     let cases: [(&[&str], &str); 4] = [
         (&["--ip", "8.8.8.8", "--timeout", "0"], "timeout"),
-        (&["--ip", "8.8.8.8", "--check-url", "ftp://x.example/"], "check_url"),
+        (
+            &["--ip", "8.8.8.8", "--check-url", "ftp://x.example/"],
+            "check_url",
+        ),
         (&["--ip", "8.8.8.8", "--interface", "wan0"], "ip"),
-        (&["--ip", "8.8.8.8", "--ca-file", not_pem.to_str().unwrap()], "ca_file"),
+        (
+            &["--ip", "8.8.8.8", "--ca-file", not_pem.to_str().unwrap()],
+            "ca_file",
+        ),
     ];
     for (args, field) in cases {
         let mut c = doctor(&server, &dir);

@@ -4,7 +4,7 @@
 use super::*;
 
 /// Every id, in the table's order.
-const ALL: [Id; 34] = [
+const ALL: [Id; 35] = [
     Id::ClockOk,
     Id::ClockUnset,
     Id::ClockWrong,
@@ -21,6 +21,7 @@ const ALL: [Id; 34] = [
     Id::WanDiffers,
     Id::DnsOk,
     Id::DnsOther,
+    Id::DnsSeen,
     Id::DnsStale,
     Id::DnsFailed,
     Id::DnsUnknown,
