@@ -447,10 +447,14 @@ pub fn check(config: &Config, now: i64) -> Report {
         .clone()
         .or_else(|| Some(config.username.clone()).filter(|u| !u.contains('@')));
     let mut dns = String::from("null");
+    // Whether update would count the address as registered on a blank
+    // record: `lookup_host` resolves to it (see `update::cycle`).
+    let mut seeds = false;
     match &domain {
         None => r.add(Id::DnsUnknown, &[]),
         Some(name) => match update::cycle::resolve_v4(name, timeout) {
             Ok(found) => {
+                seeds = config.lookup_host.is_some() && ip.is_some_and(|ip| found.contains(&ip));
                 let shown = found
                     .iter()
                     .map(|ip| ip.to_string())
@@ -481,7 +485,12 @@ pub fn check(config: &Config, now: i64) -> Report {
         // What the guard would say about an update of it (one that
         // update refuses never reaches the guard).
         if let Some(ip) = ip.filter(|_| registrable) {
-            next = next_send(&mut r, config, rec, ip, now);
+            let mut rec = rec.clone();
+            if seeds && rec.is_blank() {
+                rec.registered_ip = Some(ip);
+                rec.registered_at = Some(now);
+            }
+            next = next_send(&mut r, config, &rec, ip, now);
         }
         r.fact("registered_ip", js_opt(registered));
         r.fact("registered_at", num(rec.registered_at));

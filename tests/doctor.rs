@@ -215,16 +215,43 @@ fn all_well_exits_0_with_dns_matching_and_no_password_read() {
         "{out}"
     );
     assert!(
-        out.contains("  [info] an update may go now: first update, 127.0.0.1\n"),
+        out.contains("  [info] fixed 127.0.0.1 gives 127.0.0.1\n"),
         "{out}"
     );
+    // As update does, an empty state counts an address lookup_host
+    // resolves to as registered.
     assert!(
-        out.contains("  [info] fixed 127.0.0.1 gives 127.0.0.1\n"),
+        out.contains("  [ok] 127.0.0.1 is registered; the next refresh goes at "),
         "{out}"
     );
     handshake_only(&server);
     assert!(!dir.path().join("state.json").exists());
     assert!(!dir.path().join("state.json.lock").exists());
+
+    // Without lookup_host: a first update may go now.
+    let mut c = doctor(&server, &dir);
+    c.args(["--ip", "127.0.0.1", "--allow-private"]);
+    let (code, out, _) = outcome(c);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("  [info] an update may go now: first update, 127.0.0.1\n"),
+        "{out}"
+    );
+
+    // update agrees with the first answer: nothing to send.
+    let mut c = common::update_cmd(&server.url(), &dir.path().join("state.json"));
+    c.args([
+        "--ip",
+        "127.0.0.1",
+        "--allow-private",
+        "--lookup-host",
+        "localhost",
+    ])
+    .arg("--ca-file")
+    .arg(server.ca_pem_path());
+    let (code, out, err) = texts(&run(c));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(server.requests().is_empty(), "update sent a request");
 }
 
 #[test]
