@@ -66,6 +66,7 @@ pub enum Id {
     WanOk,
     DoubleNat,
     WanDiffers,
+    BehindNat,
     DnsOk,
     DnsOther,
     DnsSeen,
@@ -109,6 +110,7 @@ const ROWS: &[(&str, Severity, &str, &str)] = &[
     ("wan", O, "{} has {}, the address the outside sees", ""),
     ("double_nat", W, "double NAT / CGNAT: {} has {} ({}) but the outside sees {}", "a DNS record pointing at {} will not reach this router unless the upstream router or the ISP forwards ports to it: ask for a public address or bridge mode"),
     ("wan_differs", W, "{} has {} but the outside sees {}", "traffic leaves through another route: set bind_interface to this WAN, or check the routing"),
+    ("behind_nat", I, "{} is on no interface of this box: another router's NAT is in front of it", "a record pointing at {} reaches this box only if that router forwards ports to it; set interface or bind_interface to the WAN device to check it"),
     ("dns", O, "{} resolves to {}, the address to register", ""),
     ("dns_other", I, "{} resolves to {}; the client would register {}", "the next update changes it (see when below)"),
     ("dns_seen", I, "{} resolves to {}", ""),
@@ -410,6 +412,7 @@ pub fn check(config: &Config, now: i64) -> Report {
             .find(|(_, ip)| AddressKind::of(*ip) == AddressKind::CarrierGradeNat)
             .cloned()
     });
+    let wan_known = wan.is_some();
     if let (Some((name, wan)), Some(seen)) = (wan, outside) {
         let kind = AddressKind::of(wan);
         if wan == seen {
@@ -422,6 +425,9 @@ pub fn check(config: &Config, now: i64) -> Report {
         } else {
             r.add(Id::WanDiffers, &[&name, &wan, &seen]);
         }
+    }
+    if let Some(seen) = outside.filter(|seen| !wan_known && !on_box.iter().any(|b| b.1 == *seen)) {
+        r.add(Id::BehindNat, &[&seen, &seen]);
     }
 
     // The state file, read only.

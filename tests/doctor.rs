@@ -192,6 +192,28 @@ fn a_wan_address_the_outside_sees_too_is_all_well() {
 }
 
 #[test]
+fn an_outside_address_on_no_interface_is_behind_another_nat() {
+    if !common::namespaces_or_skip("an_outside_address_on_no_interface_is_behind_another_nat") {
+        return;
+    }
+    // No WAN device named: the web source alone, on a box whose only
+    // address is private.
+    let ns = wan_with("192.168.0.2/24");
+    let page = outside_page(&ns, "203.0.113.7");
+    let server = ns.inside(StubServer::tls);
+    let dir = TempDir::new("doctor-behind");
+    let mut c = doctor(&server, &dir);
+    c.args(["--ip-url", &page.url(), "--allow-private"]);
+    let (code, out, _) = outcome(inside(&ns, c));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("  [info] 203.0.113.7 is on no interface of this box: another router's NAT is in front of it — a record pointing at 203.0.113.7 reaches this box only if that router forwards ports to it"),
+        "{out}"
+    );
+    handshake_only(&server);
+}
+
+#[test]
 fn all_well_exits_0_with_dns_matching_and_no_password_read() {
     let server = StubServer::tls();
     let dir = TempDir::new("doctor-ok");

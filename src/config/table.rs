@@ -285,15 +285,6 @@ pub const SETTINGS: &[Setting] = &[
         "ip_script",
     ),
     row!(
-        "check_url",
-        Kind::NonEmpty,
-        Group::Address,
-        "URL",
-        "doctor: a page showing the address the outside sees\n(default: ip_url)",
-        "",
-        "",
-    ),
-    row!(
         "ip_source",
         Kind::OneOf,
         Group::Address,
@@ -319,6 +310,15 @@ pub const SETTINGS: &[Setting] = &[
         "with no state yet, NAME resolving to the address\ncounts as already registered",
         "",
         "lookup_host",
+    ),
+    row!(
+        "check_url",
+        Kind::NonEmpty,
+        Group::Address,
+        "URL",
+        "doctor: a page showing the address the outside sees\n(default: ip_url)",
+        "",
+        "",
     ),
     row!(
         "hb",

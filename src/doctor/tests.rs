@@ -4,7 +4,7 @@
 use super::*;
 
 /// Every id, in the table's order.
-const ALL: [Id; 35] = [
+const ALL: [Id; 36] = [
     Id::ClockOk,
     Id::ClockUnset,
     Id::ClockWrong,
@@ -19,6 +19,7 @@ const ALL: [Id; 35] = [
     Id::WanOk,
     Id::DoubleNat,
     Id::WanDiffers,
+    Id::BehindNat,
     Id::DnsOk,
     Id::DnsOther,
     Id::DnsSeen,
