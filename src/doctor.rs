@@ -48,10 +48,9 @@ impl Severity {
     }
 }
 
-/// Which finding: an index into the table of texts.
-#[allow(missing_docs)]
+/// Which finding: an index into [`ROWS`], whose first column names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Id {
+pub(crate) enum Id {
     ClockOk,
     ClockUnset,
     ClockWrong,
@@ -138,9 +137,9 @@ const ROWS: &[(&str, Severity, &str, &str)] = &[
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     /// Which row of the table.
-    pub id: Id,
+    id: Id,
     /// The words for the blanks, in order.
-    pub args: Vec<String>,
+    args: Vec<String>,
 }
 
 impl Finding {
@@ -167,7 +166,7 @@ impl Finding {
     /// (the double-NAT advice names the outside address).
     pub fn action(&self) -> String {
         let action = self.row().3;
-        let blanks = action.matches("{}").count();
+        let blanks = action.bytes().filter(|b| *b == b'{').count();
         fill(action, &self.args[self.args.len().saturating_sub(blanks)..])
     }
 }
@@ -178,10 +177,12 @@ fn fill(template: &str, args: &[String]) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut args = args.iter();
     let mut rest = template;
-    while let Some(i) = rest.find("{}") {
+    // A blank is `{}`; no text has a `{` otherwise (searching for one
+    // byte links no substring search).
+    while let Some(i) = rest.find('{') {
         out.push_str(&rest[..i]);
         out.push_str(args.next().map_or("", String::as_str));
-        rest = &rest[i + 2..];
+        rest = rest.get(i + 2..).unwrap_or("");
     }
     out.push_str(rest);
     out
@@ -352,21 +353,19 @@ pub fn check(config: &Config, now: i64) -> Report {
 
     // Every global address on the box.
     let on_box = detect::global_addresses().unwrap_or_default();
-    let list = on_box
-        .iter()
-        .map(|(name, ip)| format!("{ip} on {name}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (mut list, mut interfaces) = (String::new(), String::from("["));
+    for (i, (name, ip)) in on_box.iter().enumerate() {
+        let (sep, comma) = if i == 0 { ("", "") } else { (", ", ",") };
+        list.push_str(&format!("{sep}{ip} on {name}"));
+        interfaces.push_str(&format!("{comma}{{\"name\":{},\"ip\":\"{ip}\"}}", js(name)));
+    }
+    interfaces.push(']');
     if on_box.is_empty() {
         r.add(Id::NoBoxAddress, &[]);
     } else {
         r.add(Id::BoxAddresses, &[&list]);
     }
-    let interfaces = on_box
-        .iter()
-        .map(|(name, ip)| format!("{{\"name\":{},\"ip\":\"{ip}\"}}", js(name)))
-        .collect::<Vec<_>>();
-    r.fact("interfaces", format!("[{}]", interfaces.join(",")));
+    r.fact("interfaces", interfaces);
 
     // The outside view: check_url, else the web source's own answer.
     let outside = match (&config.check_url, &config.address) {
@@ -461,12 +460,14 @@ pub fn check(config: &Config, now: i64) -> Report {
         Some(name) => match update::cycle::resolve_v4(name, timeout) {
             Ok(found) => {
                 seeds = config.lookup_host.is_some() && ip.is_some_and(|ip| found.contains(&ip));
-                let shown = found
-                    .iter()
-                    .map(|ip| ip.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                dns = format!("[\"{}\"]", shown.replace(", ", "\",\""));
+                let (mut shown, mut json) = (String::new(), String::from("["));
+                for (i, ip) in found.iter().enumerate() {
+                    let (sep, comma) = if i == 0 { ("", "") } else { (", ", ",") };
+                    shown.push_str(&format!("{sep}{ip}"));
+                    json.push_str(&format!("{comma}\"{ip}\""));
+                }
+                json.push(']');
+                dns = json;
                 match ip.filter(|_| registrable) {
                     Some(ip) if found.contains(&ip) => r.add(Id::DnsOk, &[name, &shown]),
                     Some(ip) if registered == Some(ip) => r.add(Id::DnsStale, &[name, &shown, &ip]),

@@ -62,6 +62,14 @@ fn every_id_has_its_own_row() {
         let (name, severity, what, action) = ROWS[i];
         assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         assert!(!what.is_empty(), "{name}");
+        // `{` only in blanks.
+        for text in [what, action] {
+            assert_eq!(
+                text.matches('{').count(),
+                text.matches("{}").count(),
+                "{name}"
+            );
+        }
         // What needs the user says what to do.
         if severity >= Severity::Warn {
             assert!(!action.is_empty(), "{name} has no action");
