@@ -89,49 +89,48 @@ pub(crate) enum Id {
     TlsHandshake,
 }
 
-use Severity::{Error as E, Info as I, Ok as O, Warn as W};
-
-/// Per [`Id`], in its order: the name in JSON, the severity, what was
-/// found and what to do (empty: nothing). `{}` are blanks, filled in
-/// order.
-const ROWS: &[(&str, Severity, &str, &str)] = &[
-    ("clock", O, "the clock reads {}", ""),
-    ("clock_unset", E, "the clock reads {}, before this program was built ({}): the clock is not set (no NTP yet?)", "wait for NTP or set the time; nothing is sent until it is right"),
-    ("clock_wrong", E, "the clock reads {}, which cannot be right", "set the time (NTP); nothing is sent until it is right"),
-    ("source", I, "{} gives {}", ""),
-    ("source_refused", E, "{} gives an address update refuses: {}", "fix the address source"),
-    ("source_failed", E, "{}", "fix the address source: update sends nothing without an address"),
-    ("box_addresses", I, "IPv4 addresses on this box: {}", ""),
-    ("no_box_address", I, "no global IPv4 address on this box", ""),
-    ("outside", I, "{} sees this router as {}", ""),
-    ("outside_failed", W, "{} gave no address: {}", "check the URL and that the router is online"),
-    ("outside_unknown", I, "no page to ask for the address the outside sees", "set check_url (or ip_url) to a page that shows the caller's address, to check for double NAT"),
-    ("wan", O, "{} has {}, the address the outside sees", ""),
-    ("double_nat", W, "double NAT / CGNAT: {} has {} ({}) but the outside sees {}", "a DNS record pointing at {} will not reach this router unless the upstream router or the ISP forwards ports to it: ask for a public address or bridge mode"),
-    ("wan_differs", W, "{} has {} but the outside sees {}", "traffic leaves through another route: set bind_interface to this WAN, or check the routing"),
-    ("behind_nat", I, "{} is on no interface of this box: another router's NAT is in front of it", "a record pointing at {} reaches this box only if that router forwards ports to it; set interface or bind_interface to the WAN device to check it"),
-    ("dns", O, "{} resolves to {}, the address to register", ""),
-    ("dns_other", I, "{} resolves to {}; the client would register {}", "the next update changes it (see when below)"),
-    ("dns_seen", I, "{} resolves to {}", ""),
-    ("dns_stale", W, "{} resolves to {} though {} was accepted", "wait for the record's time to live; if it stays, check the domain in the account"),
-    ("dns_failed", W, "{} does not resolve: {}", "check the name and the router's DNS"),
-    ("dns_unknown", I, "no domain to look up (the user name is an e-mail address)", "set lookup_host to the dynamic domain to compare it with DNS"),
-    ("registered", I, "last accepted: {} at {}", ""),
-    ("never_registered", I, "no address accepted yet (state file {})", ""),
-    ("state_unreadable", W, "{}", "the next update moves it aside and waits 10 minutes"),
-    ("send_now", I, "an update may go now: {}", ""),
-    ("floor", I, "the next update may go at {}: 10 minutes after the last request", ""),
-    ("backoff", W, "the next update may go at {}: backoff after {} failures (last: {})", "see the last error; the client retries on its own"),
-    ("rejected", E, "the service rejected {}; not retried before {} (unless the password changed since)", "check the user name, the password and the domain in the account"),
-    ("blocked", E, "the service blocked this client; nothing is sent before {}", "wait for the hold to end; check the account at mtgsy.net"),
-    ("unchanged", O, "{} is registered; the next refresh goes at {}", ""),
-    ("clock_behind", E, "the clock reads earlier than the state file's last write; nothing is sent before {}", "set the time right"),
-    ("tls", O, "{} answers TLS with a trusted certificate", ""),
-    ("tls_plain", W, "{} is plain HTTP: not encrypted", "use an https:// server: the password would travel in clear text"),
-    ("tls_unreachable", E, "{} cannot be reached: {}", "check the network, bind_interface and the server setting"),
-    ("tls_certificate", E, "the certificate of {} is not trusted: {}", "check the clock, ca_file, and that nothing on the path intercepts HTTPS"),
-    ("tls_failed", E, "the TLS handshake with {} failed: {}", "check ca_file and the server setting"),
-];
+/// One line per [`Id`], in its order, of four fields split by `|`: the
+/// name in JSON, the severity's initial (`o`, `i`, `w`, `e`), what was
+/// found, and what to do (empty: nothing). `{}` are blanks, filled in
+/// order. (One string, so the table costs no pointer per text.)
+const ROWS: &str = "\
+clock|o|the clock reads {}|\n\
+clock_unset|e|the clock reads {}, before this program was built ({}): the clock is not set (no NTP yet?)|wait for NTP or set the time; nothing is sent until it is right\n\
+clock_wrong|e|the clock reads {}, which cannot be right|set the time (NTP); nothing is sent until it is right\n\
+source|i|{} gives {}|\n\
+source_refused|e|{} gives an address update refuses: {}|fix the address source\n\
+source_failed|e|{}|fix the address source: update sends nothing without an address\n\
+box_addresses|i|IPv4 addresses on this box: {}|\n\
+no_box_address|i|no global IPv4 address on this box|\n\
+outside|i|{} sees this router as {}|\n\
+outside_failed|w|{} gave no address: {}|check the URL and that the router is online\n\
+outside_unknown|i|no page to ask for the address the outside sees|set check_url (or ip_url) to a page that shows the caller's address, to check for double NAT\n\
+wan|o|{} has {}, the address the outside sees|\n\
+double_nat|w|double NAT / CGNAT: {} has {} ({}) but the outside sees {}|a DNS record pointing at {} will not reach this router unless the upstream router or the ISP forwards ports to it: ask for a public address or bridge mode\n\
+wan_differs|w|{} has {} but the outside sees {}|traffic leaves through another route: set bind_interface to this WAN, or check the routing\n\
+behind_nat|i|{} is on no interface of this box: another router's NAT is in front of it|a record pointing at {} reaches this box only if that router forwards ports to it; set interface or bind_interface to the WAN device to check it\n\
+dns|o|{} resolves to {}, the address to register|\n\
+dns_other|i|{} resolves to {}; the client would register {}|the next update changes it (see when below)\n\
+dns_seen|i|{} resolves to {}|\n\
+dns_stale|w|{} resolves to {} though {} was accepted|wait for the record's time to live; if it stays, check the domain in the account\n\
+dns_failed|w|{} does not resolve: {}|check the name and the router's DNS\n\
+dns_unknown|i|no domain to look up (the user name is an e-mail address)|set lookup_host to the dynamic domain to compare it with DNS\n\
+registered|i|last accepted: {} at {}|\n\
+never_registered|i|no address accepted yet (state file {})|\n\
+state_unreadable|w|{}|the next update moves it aside and waits 10 minutes\n\
+send_now|i|an update may go now: {}|\n\
+floor|i|the next update may go at {}: 10 minutes after the last request|\n\
+backoff|w|the next update may go at {}: backoff after {} failures (last: {})|see the last error; the client retries on its own\n\
+rejected|e|the service rejected {}; not retried before {} (unless the password changed since)|check the user name, the password and the domain in the account\n\
+blocked|e|the service blocked this client; nothing is sent before {}|wait for the hold to end; check the account at mtgsy.net\n\
+unchanged|o|{} is registered; the next refresh goes at {}|\n\
+clock_behind|e|the clock reads earlier than the state file's last write; nothing is sent before {}|set the time right\n\
+tls|o|{} answers TLS with a trusted certificate|\n\
+tls_plain|w|{} is plain HTTP: not encrypted|use an https:// server: the password would travel in clear text\n\
+tls_unreachable|e|{} cannot be reached: {}|check the network, bind_interface and the server setting\n\
+tls_certificate|e|the certificate of {} is not trusted: {}|check the clock, ca_file, and that nothing on the path intercepts HTTPS\n\
+tls_failed|e|the TLS handshake with {} failed: {}|check ca_file and the server setting\n\
+";
 
 /// One finding: its row and the words that fill its blanks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,29 +142,40 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn row(&self) -> (&'static str, Severity, &'static str, &'static str) {
-        ROWS[self.id as usize]
+    /// The row's four fields.
+    fn row(&self) -> [&'static str; 4] {
+        let mut fields = ROWS
+            .lines()
+            .nth(self.id as usize)
+            .unwrap_or("")
+            .splitn(4, '|');
+        [(); 4].map(|_| fields.next().unwrap_or(""))
     }
 
     /// The name in JSON, e.g. `double_nat`.
     pub fn name(&self) -> &'static str {
-        self.row().0
+        self.row()[0]
     }
 
     /// How much it matters.
     pub fn severity(&self) -> Severity {
-        self.row().1
+        match self.row()[1] {
+            "o" => Severity::Ok,
+            "i" => Severity::Info,
+            "w" => Severity::Warn,
+            _ => Severity::Error,
+        }
     }
 
     /// What was found, the blanks filled.
     pub fn message(&self) -> String {
-        fill(self.row().2, &self.args)
+        fill(self.row()[2], &self.args)
     }
 
     /// What to do (empty: nothing), the blanks filled with the last words
     /// (the double-NAT advice names the outside address).
     pub fn action(&self) -> String {
-        let action = self.row().3;
+        let action = self.row()[3];
         let blanks = action.bytes().filter(|b| *b == b'{').count();
         fill(action, &self.args[self.args.len().saturating_sub(blanks)..])
     }
