@@ -479,6 +479,9 @@ pub fn check(config: &Config, now: i64) -> Report {
                 }
                 json.push(']');
                 dns = json;
+                if found.is_empty() {
+                    shown.push_str("no IPv4 address");
+                }
                 match ip.filter(|_| registrable) {
                     Some(ip) if found.contains(&ip) => r.add(Id::DnsOk, &[name, &shown]),
                     Some(ip) if registered == Some(ip) => r.add(Id::DnsStale, &[name, &shown, &ip]),
