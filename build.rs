@@ -8,6 +8,9 @@
 //!   that test pass whatever changed.)
 //! - Renders `mtgsy-ddns.pc.in` into `$OUT_DIR/mtgsy-ddns.pc`, with the
 //!   prefix from `MTGSY_DDNS_PREFIX` (default `/usr`).
+//! - Sets `MTGSY_BUILD_TIME` (Unix seconds) for `doctor`'s clock check:
+//!   `SOURCE_DATE_EPOCH` when set, else the time of the checked-out commit,
+//!   else 0; never the clock of the build, so a build is reproducible.
 //! - Gives the shared library the soname `libmtgsy_ddns.so.<ABI major>`,
 //!   the major being `MTGSY_ABI_VERSION` in `src/capi/mod.rs`.
 
@@ -43,6 +46,8 @@ fn run() -> Result<(), String> {
     }
     println!("cargo:rerun-if-env-changed=MTGSY_DDNS_WRITE_HEADER");
     println!("cargo:rerun-if-env-changed=MTGSY_DDNS_PREFIX");
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    println!("cargo:rustc-env=MTGSY_BUILD_TIME={}", build_time(&root));
 
     let abi = abi_major(&root)?;
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
@@ -50,6 +55,28 @@ fn run() -> Result<(), String> {
     }
     header(&root, &out)?;
     pkg_config(&root, &out)
+}
+
+/// The build's date in Unix seconds: `SOURCE_DATE_EPOCH`, else the
+/// commit's time (`git log`), else 0 (the clock check then falls back to
+/// the guard's earliest believed time).
+fn build_time(root: &Path) -> u64 {
+    let from_env = env::var("SOURCE_DATE_EPOCH").ok();
+    let from_git = || {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["log", "-1", "--format=%ct"])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    from_env
+        .or_else(from_git)
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// `MTGSY_ABI_VERSION` as written in the C ABI's source.

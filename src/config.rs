@@ -75,6 +75,8 @@ pub struct Settings {
     pub ip_url: Option<String>,
     /// Shell command for `ip_source = command`.
     pub ip_command: Option<String>,
+    /// `doctor`: a page showing the address the outside sees.
+    pub check_url: Option<String>,
     /// Permit private and other non-public addresses.
     pub allow_private: bool,
     /// Heartbeats.
@@ -103,6 +105,10 @@ pub struct Settings {
     pub on_update: Option<String>,
     /// Shell command run when the registered address changed.
     pub on_change: Option<String>,
+    /// `doctor`: the password is neither needed nor kept, and a password
+    /// file is never opened (`password` and `password_file` are taken
+    /// and dropped).
+    pub without_password: bool,
 }
 
 /// A value as its [`Kind`] parses it, before it is stored.
@@ -273,6 +279,9 @@ impl Settings {
     /// any check of the setting's own, `Settings::slot` where it is kept.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), InputError> {
         let setting = table::find(key).ok_or_else(|| unknown_key(key))?;
+        if self.without_password && (setting.secret || key == "password_file") {
+            return Ok(());
+        }
         let value = setting.parse(value)?;
         let value = self.rule(key, value)?;
         setting.check_bounds(&value)?;
@@ -322,7 +331,9 @@ impl Settings {
                     format!("{text:?} is not an interface name"),
                 ));
             }
-            "ip_url" if !(text.starts_with("http://") || text.starts_with("https://")) => {
+            "ip_url" | "check_url"
+                if !(text.starts_with("http://") || text.starts_with("https://")) =>
+            {
                 return Err(InputError::new(key, "must start with http:// or https://"));
             }
             "offline_url" => request::check_offline_url(&text)?,
@@ -352,6 +363,7 @@ impl Settings {
             "interface" => Slot::Text(&mut self.interface),
             "ip_url" => Slot::Text(&mut self.ip_url),
             "ip_command" => Slot::Text(&mut self.ip_command),
+            "check_url" => Slot::Text(&mut self.check_url),
             "allow_private" => Slot::Switch(&mut self.allow_private),
             "hb" => Slot::Flag(&mut self.hb),
             "stealth" => Slot::Flag(&mut self.stealth),

@@ -162,6 +162,32 @@ pub fn first_ipv4(text: &str) -> Option<Ipv4Addr> {
 /// The IPv4 addresses of interface `name`, in the kernel's order.
 pub fn interface_addresses(name: &str) -> std::io::Result<Vec<Ipv4Addr>> {
     let mut out = Vec::new();
+    each_ipv4(|ifname, ip| {
+        if ifname == name.as_bytes() {
+            out.push(ip);
+        }
+    })?;
+    Ok(out)
+}
+
+/// Every IPv4 address on the box that is neither loopback nor link-local,
+/// with its interface's name, in the kernel's order.
+pub fn global_addresses() -> std::io::Result<Vec<(String, Ipv4Addr)>> {
+    let mut out = Vec::new();
+    each_ipv4(|ifname, ip| {
+        if !matches!(
+            AddressKind::of(ip),
+            AddressKind::Loopback | AddressKind::LinkLocal
+        ) {
+            out.push((String::from_utf8_lossy(ifname).into_owned(), ip));
+        }
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with the name and address of every IPv4 address of every
+/// interface (`getifaddrs`).
+fn each_ipv4(mut f: impl FnMut(&[u8], Ipv4Addr)) -> std::io::Result<()> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we free below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
@@ -174,19 +200,17 @@ pub fn interface_addresses(name: &str) -> std::io::Result<Vec<Ipv4Addr>> {
         // address, when not null and of family AF_INET, a sockaddr_in.
         unsafe {
             let ifa = &*cur;
-            if !ifa.ifa_addr.is_null()
-                && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET
-                && std::ffi::CStr::from_ptr(ifa.ifa_name).to_bytes() == name.as_bytes()
-            {
+            if !ifa.ifa_addr.is_null() && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET {
                 let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                out.push(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                f(std::ffi::CStr::from_ptr(ifa.ifa_name).to_bytes(), ip);
             }
             cur = ifa.ifa_next;
         }
     }
     // SAFETY: `head` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(head) };
-    Ok(out)
+    Ok(())
 }
 
 /// The URL to go to next after a reply with `status` and `location`
@@ -333,6 +357,8 @@ mod tests {
         let addrs = interface_addresses("lo").unwrap();
         assert!(addrs.contains(&Ipv4Addr::LOCALHOST), "{addrs:?}");
         assert!(interface_addresses("no-such-if0").unwrap().is_empty());
+        let all = global_addresses().unwrap();
+        assert!(all.iter().all(|(_, ip)| !ip.is_loopback()), "{all:?}");
     }
 
     #[test]

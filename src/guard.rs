@@ -334,6 +334,72 @@ fn decide_at(rec: &Record, at: Now, want: &Want) -> Decision {
     }
 }
 
+/// Why the next request goes out when [`explain`] says, in the guard's
+/// own terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// A request may go now, for this reason.
+    Send(SendReason),
+    /// A rule holds it back (floor, backoff, rejection, once a day).
+    Held(DeferReason),
+    /// The service blocked the account.
+    Blocked,
+    /// The address is registered; the refresh is due then.
+    Unchanged,
+    /// The clock reads earlier than the state was last written.
+    ClockBehind,
+    /// The clock is outside the believed range: nothing is sent.
+    ClockImplausible,
+}
+
+/// When the next request for `want` may go out, by the wall clock, and
+/// why. The time is the first at which [`decide`] says "send", following
+/// the holds one after another (a block, then backoff; an unchanged
+/// address until its refresh is due): `now` for [`Why::Send`]; `None` when
+/// no time is known (a clock outside the believed range). The reason is
+/// what holds the request back now.
+pub fn explain(rec: &Record, now: impl Into<Now>, want: &Want) -> (Option<i64>, Why) {
+    let at = now.into();
+    let mut decision = decide_at(rec, at, want);
+    let why = match decision {
+        Decision::Send(reason) => return (Some(at.wall), Why::Send(reason)),
+        Decision::Unchanged { .. } => Why::Unchanged,
+        Decision::Defer { why, .. } => Why::Held(why),
+        Decision::Blocked { .. } => Why::Blocked,
+        Decision::ClockBehind { .. } => Why::ClockBehind,
+        Decision::ClockImplausible { .. } => Why::ClockImplausible,
+    };
+    let mut t = at.wall;
+    // Each step moves to a later time; a handful covers every chain of
+    // holds the rules can make (clock behind, block, rejection or
+    // backoff, floor, unchanged).
+    for _ in 0..8 {
+        let next = match decision {
+            Decision::Send(_) => return (Some(t), why),
+            Decision::Defer { until, .. } | Decision::Blocked { until } => until,
+            Decision::ClockBehind { state_time } => state_time,
+            Decision::Unchanged { .. } => refresh_due(rec, want),
+            Decision::ClockImplausible { .. } => break,
+        };
+        if next <= t {
+            break;
+        }
+        t = next;
+        decision = decide_at(rec, Now::from(t), want);
+    }
+    (None, why)
+}
+
+/// When an unchanged registered address is sent again: the force
+/// interval after its registration and a day after the last request that
+/// carried it, whichever is later.
+fn refresh_due(rec: &Record, want: &Want) -> i64 {
+    let interval = want.force_interval.max(MIN_FORCE_INTERVAL_S);
+    let registered = rec.registered_at.map(|r| r.saturating_add(interval));
+    let unrequired = unrequired_since(rec).map(|u| u.saturating_add(UNREQUIRED_HOLD_S));
+    registered.max(unrequired).unwrap_or(i64::MIN)
+}
+
 /// The seconds of the floor still to run by the boot clock, when the last
 /// attempt was made on this boot and fewer than [`FLOOR_S`] seconds ago.
 /// Another boot, a reading missing on either side, or a boot clock that

@@ -34,6 +34,8 @@
 //!   C ABI ([`capi`]) all go through; its [`update::Outcome`] carries one
 //!   [`update::Kind`] with every mapping (word, exit status, C code, log
 //!   level).
+//! - [`doctor`]: what stands between a host and a working record, checked
+//!   without an update and without the password.
 //!
 //! The pure modules never open sockets or files and never read the clock,
 //! so every rule is tested exhaustively in memory.
@@ -73,6 +75,7 @@ pub mod config;
 pub mod config_file;
 mod crypto;
 pub mod detect;
+pub mod doctor;
 pub mod error;
 mod fsio;
 pub mod guard;

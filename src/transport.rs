@@ -184,10 +184,9 @@ impl HttpTransport {
     fn agent(&self) -> Result<&ureq::Agent, SendError> {
         self.agent
             .get_or_init(|| {
-                let trusted = match (&self.ca_file, &self.config.trust) {
-                    (Some(roots), _) => roots.clone(),
-                    (None, Trust::System(path)) => roots::load(path)?,
-                    (None, _) => roots::none(),
+                let trusted = match &self.ca_file {
+                    Some(roots) => roots.clone(),
+                    None => trusted_roots(&self.config.trust)?,
                 };
                 Ok(make_agent(&self.config, trusted))
             })
@@ -199,13 +198,32 @@ impl HttpTransport {
     }
 }
 
+/// The roots `trust` names: a `ca_file`'s certificates, the system's
+/// bundle (read now), or none.
+fn trusted_roots(trust: &Trust) -> Result<ureq::tls::RootCerts, String> {
+    match trust {
+        Trust::CaFile(pem) => roots::from_pem(pem),
+        Trust::System(path) => roots::load(path),
+        Trust::Nothing => Ok(roots::none()),
+    }
+}
+
 /// The agent for the update server, trusting `roots`.
 fn make_agent(config: &TransportConfig, roots: ureq::tls::RootCerts) -> ureq::Agent {
+    agent(
+        agent_config(config, roots),
+        config.bind_interface.as_deref(),
+    )
+}
+
+/// The agent settings of every connection to the update server: `roots`
+/// trusted, the timeouts, no proxy, no redirect, small buffers.
+fn agent_config(config: &TransportConfig, roots: ureq::tls::RootCerts) -> ureq::config::Config {
     let tls = tls_config(roots);
     // Connection setup (DNS, TCP, TLS) gets two thirds of the budget, so
     // that a hang there is reported as "never reached the server".
     let setup = config.timeout.mul_f64(2.0 / 3.0);
-    let agent_config = ureq::Agent::config_builder()
+    ureq::Agent::config_builder()
         .tls_config(tls)
         .proxy(None)
         .no_delay(true)
@@ -223,8 +241,90 @@ fn make_agent(config: &TransportConfig, roots: ureq::tls::RootCerts) -> ureq::Ag
         .input_buffer_size(20 * 1024)
         .output_buffer_size(16 * 1024)
         .max_idle_connections(0)
-        .build();
-    agent(agent_config, config.bind_interface.as_deref())
+        .build()
+}
+
+/// What a connection to the update server without a request showed
+/// ([`probe`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The TLS handshake completed with a verified certificate.
+    Trusted,
+    /// A plain-HTTP server: the connection opened; nothing is encrypted.
+    Plain,
+    /// No connection: refused, no route, timed out, name not found, or
+    /// `bind_interface` refused.
+    Unreachable(String),
+    /// The server's certificate was refused (rustls's reason).
+    Certificate(String),
+    /// The handshake failed otherwise (rustls's reason).
+    Handshake(String),
+}
+
+/// Connects to the server of `url` as an update does (the same roots,
+/// algorithms, timeouts and `bind_interface`), completes the TLS
+/// handshake and closes: no HTTP request is written, so nothing of an
+/// update (nor the password) reaches the server.
+pub fn probe(url: &str, config: &TransportConfig) -> Result<Probe, InputError> {
+    use ureq::unversioned::transport::{Connector, RustlsConnector};
+    let connector =
+        ().chain(bind::BoundConnector(config.bind_interface.clone()))
+            .chain(RustlsConnector::default())
+            .chain(StopBeforeRequest);
+    let trusted = trusted_roots(&config.trust).map_err(|why| InputError::new("ca_file", why))?;
+    let agent = ureq::Agent::with_parts(agent_config(config, trusted), connector, Resolver);
+    let Err(e) = agent.get(url).call() else {
+        // The connector never yields a connection.
+        return Ok(Probe::Unreachable("no connection".into()));
+    };
+    let io = match &e {
+        ureq::Error::Io(io) => Some(io),
+        _ => None,
+    };
+    if let Some(Stopped(tls)) = io.and_then(|io| io.get_ref()?.downcast_ref::<Stopped>()) {
+        return Ok(if *tls { Probe::Trusted } else { Probe::Plain });
+    }
+    let tls_error = io.and_then(|io| io.get_ref()?.downcast_ref::<rustls::Error>());
+    Ok(match tls_error {
+        Some(
+            r @ (rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented),
+        ) => Probe::Certificate(r.to_string()),
+        Some(r) => Probe::Handshake(io.and_then(handshake_failure).unwrap_or(r.to_string())),
+        None => Probe::Unreachable(describe(e).message),
+    })
+}
+
+/// The last connector of [`probe`]'s chain: takes the connection the TCP
+/// and TLS connectors made and ends the call before ureq writes a request.
+#[derive(Debug)]
+struct StopBeforeRequest;
+
+/// The error [`StopBeforeRequest`] ends the call with: whether the
+/// connection was TLS.
+#[derive(Debug)]
+struct Stopped(bool);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connected; no request sent")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+impl<In: ureq::unversioned::transport::Transport> ureq::unversioned::transport::Connector<In>
+    for StopBeforeRequest
+{
+    type Out = In;
+
+    fn connect(
+        &self,
+        _details: &ureq::unversioned::transport::ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<In>, ureq::Error> {
+        let tls = chained.is_some_and(|c| c.is_tls());
+        Err(io::Error::other(Stopped(tls)).into())
+    }
 }
 
 impl Transport for HttpTransport {

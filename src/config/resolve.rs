@@ -18,8 +18,11 @@ impl Settings {
     pub fn resolve(&self) -> Result<Config, InputError> {
         let username =
             (self.username.clone()).ok_or_else(|| InputError::new("username", "is missing"))?;
-        let password =
-            (self.password.clone()).ok_or_else(|| InputError::new("password", "is missing"))?;
+        let password = match &self.password {
+            Some(password) => password.clone(),
+            None if self.without_password => Secret::new(""),
+            None => return Err(InputError::new("password", "is missing")),
+        };
         let server = Server::parse(
             self.server.as_deref().unwrap_or(request::DEFAULT_SERVER),
             self.allow_http,
@@ -78,6 +81,7 @@ impl Settings {
             jitter: self.jitter,
             on_update: self.on_update.clone(),
             on_change: self.on_change.clone(),
+            check_url: self.check_url.clone(),
         })
     }
 
@@ -176,6 +180,8 @@ pub struct Config {
     /// `sh -c` command run after an attempt that changed the registered
     /// address ([`crate::hook`]).
     pub on_change: Option<String>,
+    /// `doctor`: a page showing the address the outside sees.
+    pub check_url: Option<String>,
 }
 
 impl Config {

@@ -316,6 +316,15 @@ pub const SETTINGS: &[Setting] = &[
         "lookup_host",
     ),
     row!(
+        "check_url",
+        Kind::NonEmpty,
+        Group::Address,
+        "URL",
+        "doctor: a page showing the address the outside sees\n(default: ip_url)",
+        "",
+        "",
+    ),
+    row!(
         "hb",
         Kind::ZeroOne,
         Group::Request,

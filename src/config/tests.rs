@@ -33,7 +33,7 @@ fn samples(s: &Setting, password_file: &str) -> (String, String) {
         "password" => ("pw", "x\ny"),
         "password_file" => (password_file, "/nonexistent/pw"),
         "interface" | "bind_interface" => ("eth0", "much-too-long-interface-name"),
-        "ip_url" => ("https://x.example/", "ftp://x"),
+        "ip_url" | "check_url" => ("https://x.example/", "ftp://x"),
         "lookup_host" => ("home.example.com", "not a host"),
         "offline_url" => ("https://x.example/", "example.com"),
         "offline_text" => ("back soon", "a\u{1}b"),
@@ -281,4 +281,22 @@ fn plain_http_needs_opt_in() {
     assert_eq!(s.resolve().unwrap_err().field(), "server");
     s.set("allow_http", "1").unwrap();
     assert!(!s.resolve().unwrap().server.is_tls());
+}
+
+#[test]
+fn without_password_the_password_is_neither_needed_nor_read() {
+    let mut s = Settings {
+        without_password: true,
+        ..Settings::default()
+    };
+    s.set("username", "me@example.com").unwrap();
+    s.set("ip", "1.2.3.4").unwrap();
+    // Neither kept nor opened: a file that does not exist is no error.
+    s.set("password", "pw").unwrap();
+    s.set("password_file", "/nonexistent/pw").unwrap();
+    assert_eq!((&s.password, &s.password_file), (&None, &None));
+    assert_eq!(s.resolve().unwrap().password.expose(), "");
+    s.without_password = false;
+    assert_eq!(s.resolve().unwrap_err().field(), "password");
+    assert!(s.set("password_file", "/nonexistent/pw").is_err());
 }

@@ -878,3 +878,136 @@ fn exhaustive_floor_in_true_time_with_wall_clock_steps() {
     }
     assert!(cases > 10_000, "{cases}");
 }
+
+#[test]
+fn explain_names_each_rule_and_its_end() {
+    let w = want("5.6.7.8");
+    let ex = |rec: &Record, now: i64, w: &Want| explain(rec, now, w);
+    assert_eq!(
+        ex(&Record::default(), T0, &w),
+        (Some(T0), Why::Send(SendReason::FirstRun))
+    );
+    let rec = registered("1.2.3.4", T0);
+    assert_eq!(
+        ex(&rec, T0 + 10, &w),
+        (Some(T0 + FLOOR_S), Why::Held(DeferReason::Floor))
+    );
+    assert_eq!(
+        ex(&rec, T0 + 10, &want("1.2.3.4")),
+        (Some(T0 + DEFAULT_FORCE_INTERVAL_S), Why::Unchanged)
+    );
+    let failed = rec.concluded(&sent("5.6.7.8", 7), T0 + 1000, AttemptResult::FailedUnsent);
+    assert_eq!(
+        ex(&failed, T0 + 1001, &w),
+        (
+            Some(T0 + 1000 + BACKOFF_FIRST_S),
+            Why::Held(DeferReason::Backoff)
+        )
+    );
+    let rejected = rec.concluded(&sent("5.6.7.8", 7), T0 + 1000, AttemptResult::Rejected);
+    assert_eq!(
+        ex(&rejected, T0 + 2000, &w),
+        (
+            Some(T0 + 1000 + REJECT_HOLD_S),
+            Why::Held(DeferReason::Rejected)
+        )
+    );
+    let blocked = rec.concluded(&sent("5.6.7.8", 7), T0 + 1000, AttemptResult::Blocked);
+    assert_eq!(
+        ex(&blocked, T0 + 2000, &w),
+        (Some(T0 + 1000 + BLOCK_HOLD_S), Why::Blocked)
+    );
+    // Behind, then the floor from the attempt the state records.
+    let attempted = rec.attempting(ip("5.6.7.8"), T0 + 100);
+    assert_eq!(
+        ex(&attempted, T0, &w),
+        (Some(T0 + 100 + FLOOR_S), Why::ClockBehind)
+    );
+    assert_eq!(ex(&rec, 0, &w), (None, Why::ClockImplausible));
+    assert_eq!(ex(&rec, LATEST_TIME + 1, &w), (None, Why::ClockImplausible));
+    // A block running past the refresh of an unchanged address.
+    let mut long_block = rec.clone();
+    long_block.blocked_until = None;
+    long_block.retry_not_before = Some(T0 + DEFAULT_FORCE_INTERVAL_S + 500);
+    assert_eq!(
+        ex(&long_block, T0 + 700, &want("1.2.3.4")),
+        (Some(T0 + DEFAULT_FORCE_INTERVAL_S + 500), Why::Unchanged)
+    );
+    // The boot clock's floor, when the wall clock was stepped forward.
+    let mut on_boot = Record::default().attempting(ip("1.2.3.4"), at(T0, 1000));
+    on_boot.registered_ip = Some(ip("1.2.3.4"));
+    assert_eq!(
+        ex(&on_boot, T0 + 5000, &w).1,
+        Why::Send(SendReason::Changed {
+            from: ip("1.2.3.4")
+        })
+    );
+    let stepped = explain(&on_boot, at(T0 + 5000, 1100), &w);
+    assert_eq!(
+        stepped,
+        (
+            Some(T0 + 5000 + FLOOR_S - 100),
+            Why::Held(DeferReason::Floor)
+        )
+    );
+}
+
+#[test]
+fn explain_agrees_with_decide_over_sequences() {
+    // Records from every sequence of three outcomes of two addresses; for
+    // each, at a grid of times: the time explain gives is the first at
+    // which decide sends (it sends then and not a second before).
+    let results = [
+        AttemptResult::Updated,
+        AttemptResult::Rejected,
+        AttemptResult::Blocked,
+        AttemptResult::FailedSent,
+        AttemptResult::FailedUnsent,
+        AttemptResult::Pending,
+    ];
+    let addrs = ["1.2.3.4", "5.6.7.8"];
+    let mut records = vec![Record::default()];
+    for step in 0..3 {
+        let mut next = Vec::new();
+        for rec in &records {
+            for a in addrs {
+                for r in results {
+                    let t = T0 + step * 700;
+                    let tried = rec.attempting(ip(a), t);
+                    next.push(if r == AttemptResult::Pending {
+                        tried
+                    } else {
+                        rec.concluded(&sent(a, 7), t + 5, r)
+                    });
+                }
+            }
+        }
+        records.extend(next);
+    }
+    let mut checked = 0;
+    for rec in &records {
+        for a in addrs {
+            for force in [false, true] {
+                let w = Want { force, ..want(a) };
+                for dt in [0, 3, 599, 1400, 1500, 4000, 90_000, 300_000] {
+                    let now = T0 + dt;
+                    let (t, why) = explain(rec, now, &w);
+                    let t = t.unwrap_or_else(|| panic!("{rec:?} {now} {why:?}: no time"));
+                    assert!(
+                        matches!(decide(rec, t, &w), Decision::Send(_)),
+                        "{rec:?} at {t}: {why:?}"
+                    );
+                    match why {
+                        Why::Send(_) => assert_eq!(t, now),
+                        _ => assert!(
+                            !matches!(decide(rec, t - 1, &w), Decision::Send(_)),
+                            "{rec:?} at {t}: {why:?} already sends a second earlier"
+                        ),
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
+}

@@ -393,7 +393,7 @@ fn seed_record(
 
 /// The IPv4 addresses of `name` from the system resolver, on a worker
 /// thread given up after `timeout` (the resolver itself has no deadline).
-fn resolve_v4(name: &str, timeout: Duration) -> Result<Vec<Ipv4Addr>, String> {
+pub(crate) fn resolve_v4(name: &str, timeout: Duration) -> Result<Vec<Ipv4Addr>, String> {
     let name = name.to_string();
     let found = within(timeout, move || {
         (name.as_str(), 0)

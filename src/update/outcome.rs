@@ -284,7 +284,7 @@ pub fn held(decision: Decision, ip: Ipv4Addr, now: i64, record: &Record) -> Outc
 }
 
 /// Why a request goes out, for the log and the dry run.
-pub(super) fn describe_reason(reason: SendReason, ip: Ipv4Addr) -> String {
+pub(crate) fn describe_reason(reason: SendReason, ip: Ipv4Addr) -> String {
     match reason {
         SendReason::FirstRun => format!("first update, {ip}"),
         SendReason::Changed { from } => format!("address changed from {from} to {ip}"),

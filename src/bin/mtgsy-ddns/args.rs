@@ -18,6 +18,8 @@ pub enum Action {
     Watch,
     /// Print the resolved settings.
     Config,
+    /// Check each host without sending an update.
+    Doctor,
     /// Print help.
     Help,
     /// No arguments: the usage on stderr, exit 2.
@@ -77,11 +79,12 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
         Some("status") => cli.action = Action::Status,
         Some("watch") => cli.action = Action::Watch,
         Some("config") => cli.action = Action::Config,
+        Some("doctor") => cli.action = Action::Doctor,
         Some(other) => {
             return Err(InputError::new(
                 "command",
                 format!(
-                    "{other:?} is not a command; use update, status, watch or config (see --help)"
+                    "{other:?} is not a command; use update, status, watch, config or doctor (see --help)"
                 ),
             ))
         }
@@ -176,7 +179,11 @@ pub fn parse(args: &[String]) -> Result<Cli, InputError> {
 /// file's. A config file or password file holding the password that other
 /// users may read is warned about on stderr.
 pub fn settings(cli: &Cli) -> Result<(Settings, Option<ConfigFile>), InputError> {
-    let mut settings = Settings::default();
+    let mut settings = Settings {
+        // `doctor` neither needs nor reads the password.
+        without_password: cli.action == Action::Doctor,
+        ..Settings::default()
+    };
     let mut file = None;
     if let Some(path) = &cli.config_file {
         let parsed = ConfigFile::read(path)?;

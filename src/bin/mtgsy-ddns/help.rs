@@ -15,6 +15,8 @@ USAGE:
     mtgsy-ddns watch [OPTIONS]       stay running; update within a second of an
                                      address change (Linux rtnetlink, no polling)
     mtgsy-ddns config [OPTIONS]      the settings as resolved (never the password)
+    mtgsy-ddns doctor [OPTIONS]      per host: addresses, double NAT, DNS, the
+                                     guard, TLS; sends no update, needs no password
     mtgsy-ddns --version | --help";
 
 /// Options of the command line alone, each after the settings of a group.
@@ -54,7 +56,8 @@ EXIT CODES:
     0 updated or nothing to do    2 bad input or configuration (nothing sent)
     3 deferred by the rate guard  4 network, TLS or server error
     5 rejected by the service     6 blocked by the service
-    1 watch: the system refused signals or netlink (nothing sent)
+    1 watch: the system refused signals or netlink (nothing sent);
+      doctor: a finding needs you (0: all is well)
 ";
 
 /// Where an option's description starts, and the width it keeps to.

@@ -10,6 +10,7 @@ mod syslog;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
+use mtgsy_ddns::doctor::{self, Report};
 use mtgsy_ddns::transport::HttpTransport;
 use mtgsy_ddns::update::{self, Level, RunOptions};
 use mtgsy_ddns::watch;
@@ -61,6 +62,7 @@ fn run(cli: &Cli) -> i32 {
         Action::Status => run_status(cli),
         Action::Watch => run_watch(cli),
         Action::Config => run_config(cli),
+        Action::Doctor => run_doctor(cli),
     }
 }
 
@@ -111,6 +113,43 @@ fn run_config(cli: &Cli) -> i32 {
     }
     print!("{text}");
     0
+}
+
+/// `doctor`: per host, what stands between it and a working record (see
+/// the library's `doctor`); no update sent, the password never read. The
+/// settings are checked first, as `config` checks them (bad input: exit
+/// 2, nothing probed); then exit 0 when all is well, 1 when a finding
+/// needs the user.
+fn run_doctor(cli: &Cli) -> i32 {
+    let result = (|| -> Result<_, Error> {
+        let (settings, file) = args::settings(cli)?;
+        let configs = watch::configs(&settings, file.as_ref())?;
+        for config in &configs {
+            HttpTransport::new(&config.transport)?;
+        }
+        Ok((configs, mtgsy_ddns::now()?))
+    })();
+    let (configs, now) = match result {
+        Ok(checked) => checked,
+        Err(e) => {
+            Printer::new(cli.verbose, false).failure(&e, cli.json);
+            return e.status().code();
+        }
+    };
+    let reports: Vec<Report> = configs.iter().map(|c| doctor::check(c, now)).collect();
+    let fine = !reports.iter().any(Report::needs_user);
+    if cli.json {
+        let hosts: Vec<String> = reports.iter().map(Report::json).collect();
+        println!(
+            "{{\"ok\":{fine},\"now\":{now},\"build_time\":{},\"hosts\":[{}]}}",
+            doctor::build_time(),
+            hosts.join(",")
+        );
+    } else {
+        let texts: Vec<String> = reports.iter().map(Report::text).collect();
+        print!("{}", texts.join("\n"));
+    }
+    i32::from(!fine)
 }
 
 /// `text` as a JSON string.
