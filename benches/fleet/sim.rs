@@ -7,8 +7,8 @@
 //! [`jitter::backoff_retry_at`], [`jitter::safety_interval`], seeded by
 //! [`jitter::seed`]). Around them this file models what watch mode does
 //! (an address event asks for a check; a deferral sets one retry timer,
-//! left to the safety net when that comes first; every check restarts the
-//! safety net) and what the world does (addresses that change, a service
+//! spread over the event delay, left to the safety net when that comes
+//! first; every check restarts the safety net) and what the world does (addresses that change, a service
 //! that answers 5xx, clocks that step). Nothing sleeps and nothing touches
 //! a socket or a file: events wait in a queue ordered by the true time of
 //! the simulation, and each client reads its own clock, which may be wrong,
@@ -538,7 +538,10 @@ impl World {
                     c.rec.next_allowed(now)
                 }
             }
-            Decision::Defer { until, .. } => Some(until),
+            // Watch mode spreads a deferral's retry over the event delay.
+            Decision::Defer { until, .. } => {
+                Some(until.saturating_add(jitter::event_delay(c.seed(), self.jitter_s)))
+            }
             _ => None,
         };
         // Watch mode's Schedule::finished: the safety net restarts; a retry
