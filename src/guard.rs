@@ -312,33 +312,34 @@ fn decide_at(rec: &Record, at: Now, want: &Want) -> Decision {
         Ok(reason) => reason,
         Err(unchanged) => return unchanged,
     };
-    let mut holds = Vec::with_capacity(4);
-    if let Some(r) = rec.rejected {
-        if r.ip == want.ip && r.credential == want.credential {
-            holds.push((r.at.saturating_add(REJECT_HOLD_S), DeferReason::Rejected));
-        }
-    }
-    if let Some(t) = rec.last_attempt_at {
-        holds.push((t.saturating_add(FLOOR_S), DeferReason::Floor));
-    }
-    if let Some(left) = floor_left_on_boot_clock(rec.last_attempt_boot, at.boot) {
-        holds.push((now.saturating_add(left), DeferReason::Floor));
-    }
-    if let Some(left) = unsynced_boot_left(rec, at) {
-        holds.push((now.saturating_add(left), DeferReason::Floor));
-    }
-    if let Some(t) = rec.retry_not_before {
-        holds.push((t, DeferReason::Backoff));
-    }
-    if reason == SendReason::Forced {
-        if let Some(t) = unrequired_since(rec) {
-            holds.push((t.saturating_add(UNREQUIRED_HOLD_S), DeferReason::Unrequired));
-        }
-    }
-    // The hold that ends last is the one that matters.
+    let rejected = rec
+        .rejected
+        .filter(|r| r.ip == want.ip && r.credential == want.credential)
+        .map(|r| r.at.saturating_add(REJECT_HOLD_S));
+    // The floor on the wall clock, on the boot clock of the last attempt's
+    // boot, and from boot on an unsynchronised clock after a reboot.
+    let floor = [
+        rec.last_attempt_at.map(|t| t.saturating_add(FLOOR_S)),
+        floor_left_on_boot_clock(rec.last_attempt_boot, at.boot).map(|s| now.saturating_add(s)),
+        unsynced_boot_left(rec, at).map(|s| now.saturating_add(s)),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    let unrequired = unrequired_since(rec)
+        .filter(|_| reason == SendReason::Forced)
+        .map(|t| t.saturating_add(UNREQUIRED_HOLD_S));
+    // The hold that ends last is the one that matters (on a tie, the
+    // later in this list). An array, not a Vec: no allocation per decision.
+    let holds = [
+        (rejected, DeferReason::Rejected),
+        (floor, DeferReason::Floor),
+        (rec.retry_not_before, DeferReason::Backoff),
+        (unrequired, DeferReason::Unrequired),
+    ];
     match holds
         .into_iter()
-        .filter(|(until, _)| now < *until)
+        .filter_map(|(until, why)| until.filter(|u| now < *u).map(|u| (u, why)))
         .max_by_key(|(until, _)| *until)
     {
         Some((until, why)) => Decision::Defer { until, why },
