@@ -17,7 +17,7 @@
 //!   count as synchronised may be hours ahead (a wrong real-time clock):
 //!   then the first request waits until [`FLOOR_S`] seconds after boot,
 //!   when the boot clock alone proves the floor has passed
-//!   ([`unsynced_boot_left`]). The cost, in the fleet simulation's power
+//!   (`unsynced_boot_left`). The cost, in the fleet simulation's power
 //!   cut (benches/RESULTS.md): the reboot's new address is registered a
 //!   median 598 s after the cut instead of 6 s (p99 653 s either way), as
 //!   watch mode's next check after NTP's sync is mostly the retry at 600 s.
