@@ -8,8 +8,8 @@
 //! [`jitter::seed`]). Around them this file models what watch mode does
 //! (an address event asks for a check; a deferral sets one retry timer,
 //! spread over the event delay, left to the safety net when that comes
-//! first; every check restarts the safety net) and what the world does (addresses that change, a service
-//! that answers 5xx, clocks that step). Nothing sleeps and nothing touches
+//! first; every check restarts the safety net) and what the world does
+//! (addresses that change, a service that answers 5xx, clocks that step). Nothing sleeps and nothing touches
 //! a socket or a file: events wait in a queue ordered by the true time of
 //! the simulation, and each client reads its own clock, which may be wrong,
 //! its boot clock, which is never stepped (which boot, and the true
