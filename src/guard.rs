@@ -312,36 +312,46 @@ fn decide_at(rec: &Record, at: Now, want: &Want) -> Decision {
         Ok(reason) => reason,
         Err(unchanged) => return unchanged,
     };
-    let rejected = rec
-        .rejected
-        .filter(|r| r.ip == want.ip && r.credential == want.credential)
-        .map(|r| r.at.saturating_add(REJECT_HOLD_S));
+    // The hold that ends last is the one that matters (on a tie, the one
+    // considered last). No list is built: nothing is allocated.
+    let mut hold: Option<(i64, DeferReason)> = None;
+    let mut consider = |until: Option<i64>, why: DeferReason| {
+        if let Some(until) = until.filter(|u| now < *u) {
+            if hold.is_none_or(|(h, _)| until >= h) {
+                hold = Some((until, why));
+            }
+        }
+    };
+    if let Some(r) = rec.rejected {
+        if r.ip == want.ip && r.credential == want.credential {
+            consider(
+                Some(r.at.saturating_add(REJECT_HOLD_S)),
+                DeferReason::Rejected,
+            );
+        }
+    }
     // The floor on the wall clock, on the boot clock of the last attempt's
     // boot, and from boot on an unsynchronised clock after a reboot.
-    let floor = [
+    consider(
         rec.last_attempt_at.map(|t| t.saturating_add(FLOOR_S)),
+        DeferReason::Floor,
+    );
+    consider(
         floor_left_on_boot_clock(rec.last_attempt_boot, at.boot).map(|s| now.saturating_add(s)),
+        DeferReason::Floor,
+    );
+    consider(
         unsynced_boot_left(rec, at).map(|s| now.saturating_add(s)),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    let unrequired = unrequired_since(rec)
-        .filter(|_| reason == SendReason::Forced)
-        .map(|t| t.saturating_add(UNREQUIRED_HOLD_S));
-    // The hold that ends last is the one that matters (on a tie, the
-    // later in this list). An array, not a Vec: no allocation per decision.
-    let holds = [
-        (rejected, DeferReason::Rejected),
-        (floor, DeferReason::Floor),
-        (rec.retry_not_before, DeferReason::Backoff),
-        (unrequired, DeferReason::Unrequired),
-    ];
-    match holds
-        .into_iter()
-        .filter_map(|(until, why)| until.filter(|u| now < *u).map(|u| (u, why)))
-        .max_by_key(|(until, _)| *until)
-    {
+        DeferReason::Floor,
+    );
+    consider(rec.retry_not_before, DeferReason::Backoff);
+    if reason == SendReason::Forced {
+        consider(
+            unrequired_since(rec).map(|t| t.saturating_add(UNREQUIRED_HOLD_S)),
+            DeferReason::Unrequired,
+        );
+    }
+    match hold {
         Some((until, why)) => Decision::Defer { until, why },
         None => Decision::Send(reason),
     }
