@@ -10,26 +10,44 @@
 //! the boot clock measures, so the guard then counts on the wall clock
 //! alone, as before.
 //!
-//! `MTGSY_DDNS_BOOT=ID:SECONDS` stands in for the boot clock (tests): ID is
-//! any text naming a boot, SECONDS the reading. Like `MTGSY_DDNS_NOW` it is
-//! a fixed reading for one run, not for watch mode. A value that does not
-//! parse counts as no boot clock.
+//! With it goes whether the kernel counts the wall clock as synchronised
+//! (`adjtimex` with no change asked: `TIME_ERROR`, or `STA_UNSYNC` in the
+//! status, means not): after a boot the wall clock may be hours ahead
+//! until NTP sets it, which is when the guard holds a first request
+//! until the boot clock alone can count the floor (see [`crate::guard`]).
+//!
+//! `MTGSY_DDNS_BOOT=ID:SECONDS[:unsynced]` stands in for the boot clock
+//! (tests): ID is any text naming a boot, SECONDS the reading, and
+//! `:unsynced` says the wall clock has not been synchronised (without it,
+//! it has). Like `MTGSY_DDNS_NOW` it is a fixed reading for one run, not
+//! for watch mode. A value that does not parse counts as no boot clock.
 
 use std::path::Path;
 
 use crate::fsio;
-use crate::guard::{boot_id_hash, BootTime};
+use crate::guard::{boot_id_hash, BootTime, Now};
 
 /// Where Linux names the current boot.
 const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
 
-/// The boot clock read now, if `wall` (Unix seconds) was read from the
-/// system clock a moment ago (within a second); `MTGSY_DDNS_BOOT` when set.
-/// `None` when the boot clock cannot be read or does not belong to `wall`.
-pub fn reading_for(wall: i64) -> Option<BootTime> {
-    if let Some(v) = std::env::var_os("MTGSY_DDNS_BOOT") {
-        return parse_override(v.to_str()?);
-    }
+/// `wall` (Unix seconds) with the boot clock read now and the kernel's
+/// word on whether the wall clock is synchronised, if `wall` was read from
+/// the system clock a moment ago (within a second); `MTGSY_DDNS_BOOT` when
+/// set. Without a boot clock (it cannot be read, or does not belong to
+/// `wall`) the reading is `wall` alone, counted as synchronised.
+pub fn reading_for(wall: i64) -> Now {
+    let (boot, synced) = match std::env::var_os("MTGSY_DDNS_BOOT") {
+        Some(v) => v.to_str().and_then(parse_override).unwrap_or((None, true)),
+        None => match system_boot_time(wall) {
+            Some(b) => (Some(b), system_clock_synced()),
+            None => (None, true),
+        },
+    };
+    Now { wall, boot, synced }
+}
+
+/// The system's boot clock, if `wall` is the system clock's reading.
+fn system_boot_time(wall: i64) -> Option<BootTime> {
     let system = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()
@@ -44,14 +62,32 @@ pub fn reading_for(wall: i64) -> Option<BootTime> {
     })
 }
 
-/// `ID:SECONDS` as a reading: the hash of ID, and SECONDS (not negative).
-fn parse_override(v: &str) -> Option<BootTime> {
+/// `ID:SECONDS[:unsynced]` as a reading: the hash of ID, SECONDS (not
+/// negative), and whether the wall clock counts as synchronised.
+fn parse_override(v: &str) -> Option<(Option<BootTime>, bool)> {
+    let (v, synced) = match v.strip_suffix(":unsynced") {
+        Some(rest) => (rest, false),
+        None => (v, true),
+    };
     let (id, secs) = v.rsplit_once(':')?;
     let secs: i64 = secs.trim().parse().ok().filter(|s| *s >= 0)?;
-    Some(BootTime {
+    let boot = BootTime {
         boot_id: boot_id_hash(id),
         secs,
-    })
+    };
+    Some((Some(boot), synced))
+}
+
+/// Whether the kernel counts the wall clock as synchronised (an NTP
+/// client said so since it was last set); a failed call counts as not.
+fn system_clock_synced() -> bool {
+    // SAFETY: `timex` is plain data for which all zeroes is a valid value;
+    // `modes = 0` asks for a reading only, so the call changes nothing and
+    // writes at most the one struct it is given.
+    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `tx` outlives the call.
+    let state = unsafe { libc::adjtimex(&mut tx) };
+    state >= 0 && state != libc::TIME_ERROR && tx.status & libc::STA_UNSYNC == 0
 }
 
 /// `CLOCK_BOOTTIME` in whole seconds.
@@ -78,16 +114,28 @@ mod tests {
 
     #[test]
     fn the_override_names_a_boot_and_a_reading() {
-        let a = parse_override("boot-a:120").unwrap();
+        let boot = |v: &str| parse_override(v).and_then(|(b, _)| b).unwrap();
+        let a = boot("boot-a:120");
         assert_eq!(a.secs, 120);
         assert_eq!(a.boot_id, boot_id_hash("boot-a"));
-        assert_ne!(a.boot_id, parse_override("boot-b:120").unwrap().boot_id);
+        assert_ne!(a.boot_id, boot("boot-b:120").boot_id);
         // Every colon but the last belongs to the id.
+        assert_eq!(boot("a:b:5").boot_id, boot_id_hash("a:b"));
+        // Synchronised unless it says otherwise.
+        assert_eq!(parse_override("boot-a:120"), Some((Some(a), true)));
         assert_eq!(
-            parse_override("a:b:5").unwrap().boot_id,
-            boot_id_hash("a:b")
+            parse_override("boot-a:120:unsynced"),
+            Some((Some(a), false))
         );
-        for bad in ["", "boot-a", "boot-a:", "boot-a:-1", "boot-a:soon"] {
+        for bad in [
+            "",
+            "boot-a",
+            "boot-a:",
+            "boot-a:-1",
+            "boot-a:soon",
+            "boot-a:unsynced",
+            "boot-a:120:synced",
+        ] {
             assert_eq!(parse_override(bad), None, "{bad:?}");
         }
     }
@@ -101,13 +149,19 @@ mod tests {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        let first = reading_for(now).expect("Linux has a boot clock");
+        let first = reading_for(now).boot.expect("Linux has a boot clock");
         assert!(first.secs > 0);
-        let later = reading_for(now).unwrap();
+        let later = reading_for(now);
+        assert_eq!(later.wall, now);
+        let later = later.boot.unwrap();
         assert_eq!(later.boot_id, first.boot_id);
         assert!(later.secs >= first.secs);
-        // A time that is not the system's has no boot clock.
-        assert_eq!(reading_for(now + 3600), None);
-        assert_eq!(reading_for(now - 86_400), None);
+        // The kernel's word on the wall clock goes with the boot clock.
+        assert_eq!(reading_for(now).synced, system_clock_synced());
+        // A time that is not the system's has no boot clock, and counts as
+        // synchronised.
+        for wall in [now + 3600, now - 86_400] {
+            assert_eq!(reading_for(wall), Now::from(wall));
+        }
     }
 }

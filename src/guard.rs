@@ -12,7 +12,15 @@
 //!   reason, `--force` included. Every request that may have reached the
 //!   server counts. On the boot that made the last attempt the floor is
 //!   also counted on the boot clock ([`BootTime`]), which no one steps: a
-//!   wall clock stepped forward does not shorten it.
+//!   wall clock stepped forward does not shorten it. Across a reboot the
+//!   boot clock starts again, and a wall clock that the kernel does not
+//!   count as synchronised may be hours ahead (a wrong real-time clock):
+//!   then the first request waits until [`FLOOR_S`] seconds after boot,
+//!   when the boot clock alone proves the floor has passed
+//!   (`unsynced_boot_left`). The cost, in the fleet simulation's power
+//!   cut (benches/RESULTS.md): the reboot's new address is registered a
+//!   median 598 s after the cut instead of 6 s (p99 653 s either way), as
+//!   watch mode's next check after NTP's sync is mostly the retry at 600 s.
 //! - **No unrequired updates**: an update that changes nothing (the address
 //!   and the request options registered last) goes out at most once per
 //!   [`UNREQUIRED_HOLD_S`], whether forced or by the force interval.
@@ -98,11 +106,19 @@ pub struct Now {
     pub wall: i64,
     /// The boot clock read at the same moment, if it could be.
     pub boot: Option<BootTime>,
+    /// Whether the kernel counts the wall clock as synchronised (NTP set
+    /// it since boot). Only an unsynchronised clock can be ahead of true
+    /// time; read with the boot clock, and `true` without one.
+    pub synced: bool,
 }
 
 impl From<i64> for Now {
     fn from(wall: i64) -> Now {
-        Now { wall, boot: None }
+        Now {
+            wall,
+            boot: None,
+            synced: true,
+        }
     }
 }
 
@@ -303,32 +319,46 @@ fn decide_at(rec: &Record, at: Now, want: &Want) -> Decision {
         Ok(reason) => reason,
         Err(unchanged) => return unchanged,
     };
-    let mut holds = Vec::with_capacity(4);
+    // The hold that ends last is the one that matters (on a tie, the one
+    // considered last). No list is built: nothing is allocated.
+    let mut hold: Option<(i64, DeferReason)> = None;
+    let mut consider = |until: Option<i64>, why: DeferReason| {
+        if let Some(until) = until.filter(|u| now < *u) {
+            if hold.is_none_or(|(h, _)| until >= h) {
+                hold = Some((until, why));
+            }
+        }
+    };
     if let Some(r) = rec.rejected {
         if r.ip == want.ip && r.credential == want.credential {
-            holds.push((r.at.saturating_add(REJECT_HOLD_S), DeferReason::Rejected));
+            consider(
+                Some(r.at.saturating_add(REJECT_HOLD_S)),
+                DeferReason::Rejected,
+            );
         }
     }
-    if let Some(t) = rec.last_attempt_at {
-        holds.push((t.saturating_add(FLOOR_S), DeferReason::Floor));
-    }
-    if let Some(left) = floor_left_on_boot_clock(rec.last_attempt_boot, at.boot) {
-        holds.push((now.saturating_add(left), DeferReason::Floor));
-    }
-    if let Some(t) = rec.retry_not_before {
-        holds.push((t, DeferReason::Backoff));
-    }
+    // The floor on the wall clock, on the boot clock of the last attempt's
+    // boot, and from boot on an unsynchronised clock after a reboot.
+    consider(
+        rec.last_attempt_at.map(|t| t.saturating_add(FLOOR_S)),
+        DeferReason::Floor,
+    );
+    consider(
+        floor_left_on_boot_clock(rec.last_attempt_boot, at.boot).map(|s| now.saturating_add(s)),
+        DeferReason::Floor,
+    );
+    consider(
+        unsynced_boot_left(rec, at).map(|s| now.saturating_add(s)),
+        DeferReason::Floor,
+    );
+    consider(rec.retry_not_before, DeferReason::Backoff);
     if reason == SendReason::Forced {
-        if let Some(t) = unrequired_since(rec) {
-            holds.push((t.saturating_add(UNREQUIRED_HOLD_S), DeferReason::Unrequired));
-        }
+        consider(
+            unrequired_since(rec).map(|t| t.saturating_add(UNREQUIRED_HOLD_S)),
+            DeferReason::Unrequired,
+        );
     }
-    // The hold that ends last is the one that matters.
-    match holds
-        .into_iter()
-        .filter(|(until, _)| now < *until)
-        .max_by_key(|(until, _)| *until)
-    {
+    match hold {
         Some((until, why)) => Decision::Defer { until, why },
         None => Decision::Send(reason),
     }
@@ -412,6 +442,24 @@ fn floor_left_on_boot_clock(attempt: Option<BootTime>, now: Option<BootTime>) ->
     (attempt.boot_id == now.boot_id && (0..FLOOR_S).contains(&elapsed)).then(|| FLOOR_S - elapsed)
 }
 
+/// The seconds until [`FLOOR_S`] after boot, when the last attempt was
+/// made before this boot (another boot, or one not recorded), this boot
+/// began fewer than [`FLOOR_S`] seconds ago and the wall clock is not
+/// synchronised: such a clock may be ahead of true time by hours, so the
+/// wall clock's floor proves nothing, and the boot clock's proves the
+/// floor once it reads [`FLOOR_S`] (true time since the last attempt is at
+/// least the time since boot). On the boot of the last attempt the boot
+/// clock's floor ([`floor_left_on_boot_clock`]) holds instead; with no
+/// boot clock now, or a synchronised wall clock, the wall clock's floor.
+fn unsynced_boot_left(rec: &Record, at: Now) -> Option<i64> {
+    rec.last_attempt_at?;
+    let now = at.boot.filter(|_| !at.synced)?;
+    let same_boot = rec
+        .last_attempt_boot
+        .is_some_and(|b| b.boot_id == now.boot_id);
+    (!same_boot && (0..FLOOR_S).contains(&now.secs)).then(|| FLOOR_S - now.secs)
+}
+
 /// When an update of the registered address last went out: the accepted
 /// one, or a later request with the same address (a forced or refreshing
 /// one, whatever its outcome). `None` when nothing was ever sent from this
@@ -477,7 +525,9 @@ impl Record {
     /// or power loss mid-request still counts toward the floor. `now` is
     /// read immediately before the request goes out.
     pub fn attempting(&self, ip: Ipv4Addr, now: impl Into<Now>) -> Record {
-        let Now { wall: now, boot } = now.into();
+        let Now {
+            wall: now, boot, ..
+        } = now.into();
         Record {
             last_attempt_at: Some(now),
             last_attempt_boot: boot,

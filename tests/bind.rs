@@ -1,13 +1,16 @@
 //! `--bind-interface DEV`: the update request and the address page leave
 //! through the device named, on a router with two WANs.
 //!
-//! Two network namespaces stand for the router and "the internet": the
-//! router has `wana` (10.1.0.1) and `wanb` (10.2.0.1), veth pairs whose
-//! other ends are in the internet namespace, where the stand-in listens on
-//! 192.0.2.80. The router reaches 192.0.2.80 through either WAN, `wana`
-//! first (lower metric), so an unbound request comes from 10.1.0.1 and only
-//! a request bound to `wanb` comes from 10.2.0.1. The stand-in records each
-//! request's source address.
+//! `common::TwoWans` stands for the router and "the internet": two WANs,
+//! `wana` (10.1.0.1, the routing table's first choice) and `wanb`
+//! (10.2.0.1), and a stand-in behind both that records each request's
+//! source address.
+//!
+//! Since Linux 5.7 `SO_BINDTODEVICE` needs no capability, so the fallback
+//! for when it is refused (bind to the device's IPv4 address) is tested by
+//! running the client under `tests/c/no_bindtodevice.c`, compiled here with
+//! gcc: a seccomp filter that makes exactly that `setsockopt` fail with
+//! `EPERM`, as an older kernel does for a process without `CAP_NET_RAW`.
 //!
 //! Needs root and iproute2; otherwise each test says
 //! `skipped: NAME: needs root ...` and returns. The missing-device test
@@ -17,82 +20,52 @@ mod common;
 
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use common::{Netns, StubServer, TempDir};
+use common::{StubServer, TempDir, TwoWans};
 
-/// The stand-in's address, behind both WANs.
-const SERVER_IP: &str = "192.0.2.80";
-
-/// The router with its two WANs, the internet and the stand-in there.
-struct TwoWans {
-    router: Netns,
-    _internet: Netns,
-    server: StubServer,
+/// `mtgsy-ddns update` run on the router with `args`; its exit code and
+/// stderr.
+fn update(net: &TwoWans, dir: &TempDir, args: &[&str]) -> (i32, String) {
+    let (code, _, stderr) = update_under(net, None, dir, args);
+    (code, stderr)
 }
 
-impl TwoWans {
-    fn new() -> TwoWans {
-        let router = Netns::new("br");
-        let internet = Netns::new("bi");
-        internet.ip(&["addr", "add", &format!("{SERVER_IP}/32"), "dev", "lo"]);
-        for (dev, net, metric) in [("wana", "10.1.0", "10"), ("wanb", "10.2.0", "20")] {
-            let peer = format!("{dev}p");
-            router.ip(&["link", "add", dev, "type", "veth", "peer", "name", &peer]);
-            router.ip(&["link", "set", &peer, "netns", &internet.name]);
-            router.ip(&["addr", "add", &format!("{net}.1/24"), "dev", dev]);
-            internet.ip(&["addr", "add", &format!("{net}.2/24"), "dev", &peer]);
-            router.ip(&["link", "set", dev, "up"]);
-            internet.ip(&["link", "set", &peer, "up"]);
-            router.ip(&[
-                "route",
-                "add",
-                SERVER_IP,
-                "via",
-                &format!("{net}.2"),
-                "dev",
-                dev,
-                "metric",
-                metric,
-            ]);
+/// As [`update`], the client started by `wrapper` (given the client's
+/// path and arguments) when set; exit code, stdout, stderr.
+fn update_under(
+    net: &TwoWans,
+    wrapper: Option<&Path>,
+    dir: &TempDir,
+    args: &[&str],
+) -> (i32, String, String) {
+    let mut c = common::update_cmd(&net.url(), &dir.path().join("state.json"));
+    c.args(["--allow-http", "--allow-private", "--timeout", "5"])
+        .args(args);
+    if let Some(wrapper) = wrapper {
+        let mut w = Command::new(wrapper);
+        w.env_clear().stdin(std::process::Stdio::null());
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                w.env(k, v);
+            }
         }
-        let server = internet.inside(|| StubServer::plain_on("0.0.0.0"));
-        TwoWans {
-            router,
-            _internet: internet,
-            server,
-        }
+        w.arg(c.get_program()).args(c.get_args());
+        c = w;
     }
-
-    /// `mtgsy-ddns update` run on the router with `args`; its exit code
-    /// and stderr.
-    fn update(&self, dir: &TempDir, args: &[&str]) -> (i32, String) {
-        let url = format!("http://{SERVER_IP}:{}/dns/update.php", self.server.port());
-        let mut c = common::update_cmd(&url, &dir.path().join("state.json"));
-        c.args(["--allow-http", "--allow-private", "--timeout", "5"])
-            .args(args);
-        let ns = self.router.file();
-        let fd = ns.as_raw_fd();
-        // SAFETY: only setns(2), async-signal-safe, runs between fork and exec.
-        unsafe {
-            c.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let (code, _, stderr) = common::texts(&common::run(c));
-        (code, stderr)
+    let ns = net.router.file();
+    let fd = ns.as_raw_fd();
+    // SAFETY: only setns(2), async-signal-safe, runs between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
-
-    /// The source address of each request the stand-in got, in order.
-    fn sources(&self) -> Vec<String> {
-        let requests = self.server.requests();
-        requests
-            .iter()
-            .map(|r| r.peer.map(|p| p.ip().to_string()).unwrap_or_default())
-            .collect()
-    }
+    common::texts(&common::run(c))
 }
 
 #[test]
@@ -106,11 +79,11 @@ fn each_request_leaves_through_its_wan() {
     let net = TwoWans::new();
     // Unbound: the routing table's first choice, wana.
     let dir = TempDir::new("bind-none");
-    let (code, stderr) = net.update(&dir, &["--ip", "10.9.9.9"]);
+    let (code, stderr) = update(&net, &dir, &["--ip", "10.9.9.9"]);
     assert_eq!(code, 0, "{stderr}");
     for (dev, source) in [("wanb", "10.2.0.1"), ("wana", "10.1.0.1")] {
         let dir = TempDir::new(&format!("bind-{dev}"));
-        let (code, stderr) = net.update(&dir, &["--ip", "10.9.9.9", "--bind-interface", dev]);
+        let (code, stderr) = update(&net, &dir, &["--ip", "10.9.9.9", "--bind-interface", dev]);
         assert_eq!(code, 0, "{dev}: {stderr}");
         assert_eq!(
             net.sources().last().map(String::as_str),
@@ -134,8 +107,12 @@ fn the_address_page_is_fetched_through_the_same_wan() {
     // The stand-in answers "800 OK" to the update and to the address page
     // alike; the page's answer holds no address, so the run fails after
     // the page was fetched, and no update is sent.
-    let page = format!("http://{SERVER_IP}:{}/ip", net.server.port());
-    let (code, stderr) = net.update(&dir, &["--ip-url", &page, "--bind-interface", "wanb"]);
+    let page = format!(
+        "http://{}:{}/ip",
+        common::TWO_WANS_SERVER_IP,
+        net.server.port()
+    );
+    let (code, stderr) = update(&net, &dir, &["--ip-url", &page, "--bind-interface", "wanb"]);
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("no IPv4 address in the reply"), "{stderr}");
     let requests = net.server.requests();
@@ -163,4 +140,102 @@ fn a_missing_device_sends_nothing() {
     assert!(stderr.contains(message), "{stderr}");
     assert_eq!(server.connections(), 0);
     assert!(stdout.contains("\"sent\":false"), "{stdout}");
+}
+
+/// `tests/c/no_bindtodevice.c` compiled into `dir`.
+fn no_bindtodevice(dir: &TempDir) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/no_bindtodevice.c");
+    let exe = dir.path().join("no_bindtodevice");
+    let out = Command::new("gcc")
+        .args(["-Wall", "-Wextra", "-Werror", "-O2", "-o"])
+        .arg(&exe)
+        .arg(&source)
+        .output()
+        .expect("run gcc (tests/a_prerequisites.rs lists it)");
+    assert!(
+        out.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// Where the kernel refuses `SO_BINDTODEVICE` (simulated by the seccomp
+/// filter), the request is bound to the device's IPv4 address instead and
+/// still comes from that WAN's address, not from the routing table's first
+/// choice.
+#[test]
+fn without_permission_to_bind_to_the_device_the_source_address_is_bound() {
+    let test = "without_permission_to_bind_to_the_device_the_source_address_is_bound";
+    if !common::root_or_skip(test, "network namespaces and veth pairs")
+        || !common::namespaces_or_skip(test)
+    {
+        return;
+    }
+    let net = TwoWans::new();
+    let dir = TempDir::new("bind-eperm");
+    let wrapper = no_bindtodevice(&dir);
+    for (dev, source) in [("wanb", "10.2.0.1"), ("wana", "10.1.0.1")] {
+        let state = TempDir::new(&format!("bind-eperm-{dev}"));
+        let (code, _, stderr) = update_under(
+            &net,
+            Some(&wrapper),
+            &state,
+            &["--ip", "10.9.9.9", "--bind-interface", dev, "-vv"],
+        );
+        assert_eq!(code, 0, "{dev}: {stderr}");
+        assert_eq!(
+            net.sources().last().map(String::as_str),
+            Some(source),
+            "{dev}"
+        );
+    }
+    assert_eq!(net.sources(), ["10.2.0.1", "10.1.0.1"]);
+}
+
+/// Refused `SO_BINDTODEVICE` and a device without an IPv4 address to bind
+/// to instead: the clear error, exit 4, and nothing sent (nor written as
+/// sent). With the permission the same device is a plain network failure.
+#[test]
+fn without_permission_a_device_without_ipv4_sends_nothing() {
+    let test = "without_permission_a_device_without_ipv4_sends_nothing";
+    if !common::root_or_skip(test, "network namespaces and veth pairs")
+        || !common::namespaces_or_skip(test)
+    {
+        return;
+    }
+    let net = TwoWans::new();
+    // A third WAN, up, without an address.
+    net.router.ip(&[
+        "link", "add", "wanc", "type", "veth", "peer", "name", "wancp",
+    ]);
+    net.router.ip(&["link", "set", "wanc", "up"]);
+    net.router.ip(&["link", "set", "wancp", "up"]);
+    let dir = TempDir::new("bind-eperm-noaddr");
+    let wrapper = no_bindtodevice(&dir);
+    let args = ["--ip", "10.9.9.9", "--bind-interface", "wanc", "--json"];
+    let (code, stdout, stderr) = update_under(&net, Some(&wrapper), &dir, &args);
+    assert_eq!(code, 4, "{stdout} {stderr}");
+    let message = "bind_interface: cannot send through wanc: \
+                   not permitted to bind to the device and it has no IPv4 address";
+    assert!(stderr.contains(message), "{stderr}");
+    assert!(stdout.contains("\"sent\":false"), "{stdout}");
+    assert_eq!(net.server.connections(), 0);
+    // Written down as a failure before sending: no floor, a backoff.
+    let state = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let record = &state["records"][0]["record"];
+    assert_eq!(record["last_result"], "failed_unsent", "{record}");
+    assert_eq!(
+        record["last_attempt_at"],
+        serde_json::Value::Null,
+        "{record}"
+    );
+
+    // Allowed to bind to the device, the message is not the fallback's.
+    let dir = TempDir::new("bind-noaddr");
+    let (code, stdout, stderr) = update_under(&net, None, &dir, &args);
+    assert_eq!(code, 4, "{stdout} {stderr}");
+    assert!(!stderr.contains("not permitted"), "{stderr}");
+    assert_eq!(net.server.connections(), 0);
 }

@@ -763,3 +763,57 @@ fn a_clock_stepped_forward_still_waits_for_the_floor_on_the_same_boot() {
     assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "{err}");
     assert_eq!(c.sent(), 3);
 }
+
+/// After a reboot the boot clock starts again, and a wall clock the kernel
+/// does not count as synchronised may be hours ahead: the first request
+/// waits until the boot is 10 minutes old (`MTGSY_DDNS_BOOT`'s
+/// `:unsynced` stands in for the kernel's word). A synchronised clock, or
+/// a boot 10 minutes old, sends at once.
+#[test]
+fn an_unsynced_clock_after_a_reboot_waits_until_the_boot_is_ten_minutes_old() {
+    let c = Client::new("unsynced-reboot");
+    let run_booted = |now: i64, boot: &str, ip: &str| {
+        let mut cmd = update_cmd(&c.server.url(), &c.state());
+        cmd.args(["--allow-http", "--json", "--ip", ip])
+            .env("MTGSY_PASSWORD", "pw-one")
+            .env("MTGSY_DDNS_NOW", now.to_string())
+            .env("MTGSY_DDNS_BOOT", boot);
+        let (code, out, err) = texts(&run(cmd));
+        let json: Value = serde_json::from_str(out.trim())
+            .unwrap_or_else(|e| panic!("stdout {out:?} is not JSON ({e}); stderr {err}"));
+        (code, json, err)
+    };
+    let (code, j, err) = run_booted(T0, "boot-1:5000", "1.2.3.4");
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "{err}");
+
+    // A power cut; 100 s after the boot the clock reads 4 h on, maybe
+    // ahead of true time: held for the 500 s left of the boot's first 600.
+    let ahead = T0 + 4 * 3600;
+    let (code, j, err) = run_booted(ahead, "boot-2:100:unsynced", "5.6.7.8");
+    assert_eq!(code, 3, "{j} {err}");
+    assert_eq!(j["outcome"], "deferred");
+    assert_eq!(j["sent"], false);
+    assert_eq!(j["retry_after_s"], 500);
+    let message = j["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("deferred by the 10-minute minimum between requests"),
+        "{j}"
+    );
+    let (code, j, _) = run_booted(ahead + 499, "boot-2:599:unsynced", "5.6.7.8");
+    assert_eq!((code, j["retry_after_s"].as_i64()), (3, Some(1)), "{j}");
+    assert_eq!(
+        c.sent(),
+        1,
+        "sent within 600 s of boot on an unsynced clock"
+    );
+
+    // Synchronised, the wall clock's floor is proof enough.
+    let (code, j, err) = run_booted(ahead, "boot-2:100", "5.6.7.8");
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "{err}");
+    assert_eq!(c.sent(), 2);
+
+    // Another reboot, still unsynchronised, but the boot is 600 s old.
+    let (code, j, err) = run_booted(ahead + 3600, "boot-3:600:unsynced", "9.9.9.9");
+    assert_eq!((code, j["outcome"].as_str()), (0, Some("updated")), "{err}");
+    assert_eq!(c.sent(), 3);
+}

@@ -556,6 +556,99 @@ fn several_hosts_reload_on_sighup_and_check_on_sigusr1() {
     assert!(w.alive());
 }
 
+/// A router with two WANs (`common::TwoWans`) and a host on each, its
+/// address from its WAN and its requests bound to it (`interface` and
+/// `bind_interface` per host): an address change on WAN A sends exactly one
+/// request, for host A, from WAN A's new address; host B is not even
+/// checked (the safety net is set to a day, so only address events and
+/// SIGUSR1 check a host), let alone sends.
+#[test]
+fn two_wans_each_host_follows_its_own_wan() {
+    if !common::namespaces_or_skip("two_wans_each_host_follows_its_own_wan") {
+        return;
+    }
+    let net = common::TwoWans::new();
+    let dir = TempDir::new("watch-two-wans");
+    let config = dir.path().join("config.json");
+    let hosts = serde_json::json!({ "hosts": [
+        { "username": "a.example.com", "interface": "wana", "bind_interface": "wana" },
+        { "username": "b.example.com", "interface": "wanb", "bind_interface": "wanb" },
+    ] });
+    std::fs::write(&config, hosts.to_string()).unwrap();
+    let url = net.url();
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--server",
+        &url,
+        "--allow-private",
+        "--jitter",
+        "0",
+        "--check-interval",
+        "86400",
+        "-v",
+    ];
+    let mut w = Watch::start(&net.router, &dir, &net.server, &args, WARP);
+    w.wait_log("time runs 60x faster", 1, Duration::from_secs(10));
+    // (host, address sent, source address) of each request, in order.
+    let sent = || -> Vec<(String, String, String)> {
+        let sources = net.sources();
+        net.server
+            .requests()
+            .iter()
+            .zip(sources)
+            .map(|(r, source)| {
+                let q = |k: &str| r.query(k).unwrap_or_default();
+                (q("email"), q("ip"), source)
+            })
+            .collect()
+    };
+    let row = |host: &str, ip: &str| (host.to_string(), ip.to_string(), ip.to_string());
+
+    // At start each host registers its WAN's address, through that WAN.
+    wait_requests(&net.server, 2, Duration::from_secs(10));
+    let mut first = sent();
+    first.sort();
+    assert_eq!(
+        first,
+        [
+            row("a.example.com", "10.1.0.1"),
+            row("b.example.com", "10.2.0.1")
+        ]
+    );
+    let b_attempt = record(&w.state, "b.example.com")["last_attempt_at"].clone();
+
+    // Past the floor, WAN A's address changes (the new one added first,
+    // so the WAN keeps its routes).
+    std::thread::sleep(FLOOR_REAL + Duration::from_secs(1));
+    net.router
+        .ip(&["addr", "add", "10.1.0.9/32", "dev", "wana"]);
+    net.router
+        .ip(&["addr", "del", "10.1.0.1/32", "dev", "wana"]);
+    wait_requests(&net.server, 3, Duration::from_secs(5));
+    assert_eq!(sent()[2], row("a.example.com", "10.1.0.9"));
+
+    // Nothing more: not for B, not again for A.
+    std::thread::sleep(FLOOR_REAL + Duration::from_secs(2));
+    assert_eq!(sent().len(), 3, "{:?}\n{}", sent(), w.log());
+    assert_eq!(
+        record(&w.state, "a.example.com")["registered_ip"],
+        "10.1.0.9"
+    );
+    let b = record(&w.state, "b.example.com");
+    assert_eq!(b["registered_ip"], "10.2.0.1");
+    assert_eq!(b["last_attempt_at"], b_attempt);
+    // A's events made A check (its new address added, its old one
+    // deleted), never B.
+    let b_checked = "b.example.com: 10.2.0.1 is already registered";
+    assert_eq!(w.log().matches(b_checked).count(), 0, "{}", w.log());
+    // Which is what a check of B logs (-vv).
+    w.signal(libc::SIGUSR1);
+    w.wait_log(b_checked, 1, Duration::from_secs(5));
+    assert_eq!(sent().len(), 3);
+    assert!(w.alive());
+}
+
 #[test]
 fn idle_watch_does_not_wake_up() {
     if !common::namespaces_or_skip("idle_watch_does_not_wake_up") {

@@ -7,13 +7,14 @@
 //! [`jitter::backoff_retry_at`], [`jitter::safety_interval`], seeded by
 //! [`jitter::seed`]). Around them this file models what watch mode does
 //! (an address event asks for a check; a deferral sets one retry timer,
-//! left to the safety net when that comes first; every check restarts the
-//! safety net) and what the world does (addresses that change, a service
-//! that answers 5xx, clocks that step). Nothing sleeps and nothing touches
+//! spread over the event delay, left to the safety net when that comes
+//! first; every check restarts the safety net) and what the world does
+//! (addresses that change, a service that answers 5xx, clocks that step). Nothing sleeps and nothing touches
 //! a socket or a file: events wait in a queue ordered by the true time of
 //! the simulation, and each client reads its own clock, which may be wrong,
-//! and its boot clock, which is never stepped (which boot, and the true
-//! seconds since it began), as the real client does.
+//! its boot clock, which is never stepped (which boot, and the true
+//! seconds since it began), and whether its clock is synchronised (not
+//! from a reboot until NTP sets it), as the real client does.
 //!
 //! Requests take no time and always reach the service; the service
 //! answers "updated" or, during an outage, 5xx (`FailedSent`). Gaps and
@@ -58,9 +59,10 @@ pub enum Scenario {
     /// (c) The service answers 5xx for 30 minutes, then recovers.
     ServiceErrors,
     /// (d1) A power cut reboots every router at t = 0 (new address, as in
-    /// (a), and a new boot clock); 30% of the clocks come up hours behind (restored from a file
-    /// time), 10% hours ahead (a wrong RTC); NTP steps each to the true
-    /// time 30 to 300 s after boot.
+    /// (a), and a new boot clock); 30% of the clocks come up hours behind
+    /// (restored from a file time), 10% hours ahead (a wrong RTC); every
+    /// clock counts as unsynchronised until NTP syncs it, 30 to 300 s
+    /// after boot, which steps a wrong one to the true time.
     RebootClocks,
     /// (d2) No reboot: between t = 0 and 1 h, 10% of the running clocks
     /// are stepped by 1 to 6 h, half forward and half back (a bad time
@@ -107,6 +109,9 @@ pub struct Report {
     pub delays: Vec<u32>,
     /// How many delays are [`NEVER`].
     pub unresolved: u64,
+    /// The delays of the address changes made at t = 0 (the bounce or the
+    /// reboot of the scenario), as in [`Report::delays`].
+    pub t0_delays: Vec<u32>,
     /// The smallest true gap between two requests of one client.
     pub min_gap: i64,
     /// How many true gaps were shorter than the guard's floor.
@@ -168,6 +173,11 @@ impl Report {
     /// The 99th percentile of [`Report::delays`], in seconds.
     pub fn p99_delay(&self) -> u32 {
         percentile(&self.delays, 99)
+    }
+
+    /// The `p`th percentile of [`Report::t0_delays`], in seconds.
+    pub fn t0_delay(&self, p: usize) -> u32 {
+        percentile(&self.t0_delays, p)
     }
 }
 
@@ -238,6 +248,10 @@ struct Client {
     boot: u64,
     /// ... and the true time that boot began.
     booted_at: i64,
+    /// The true time from which its clock counts as synchronised ...
+    synced_at: i64,
+    /// ... and when, after a reboot, NTP syncs it (seconds after boot).
+    ntp_after_boot: i64,
     /// Clock steps still to come: (true time, new offset), in order.
     steps: Vec<(i64, i64)>,
     /// The wanted/retry timer (true time).
@@ -269,6 +283,7 @@ impl Client {
                 boot_id: self.boot,
                 secs: t - self.booted_at,
             }),
+            synced: t >= self.synced_at,
         }
     }
 
@@ -310,6 +325,7 @@ pub fn run(scenario: Scenario, clients: u32, jitter_s: i64, world_seed: u64) -> 
             per_second: vec![0; index(END) + 1],
             delays: Vec::new(),
             unresolved: 0,
+            t0_delays: Vec::new(),
             min_gap: i64::MAX,
             gaps_under_floor: 0,
             min_gap_one_boot: i64::MAX,
@@ -327,6 +343,8 @@ pub fn run(scenario: Scenario, clients: u32, jitter_s: i64, world_seed: u64) -> 
             // Up for a month when the simulation starts.
             boot: 0,
             booted_at: START - 30 * 86_400,
+            synced_at: i64::MIN,
+            ntp_after_boot: 0,
             steps: Vec::new(),
             check_at: None,
             safety_at: START,
@@ -352,8 +370,9 @@ pub fn run(scenario: Scenario, clients: u32, jitter_s: i64, world_seed: u64) -> 
                     3 => hours,
                     _ => 0,
                 };
+                client.ntp_after_boot = rng.range(30, 300);
                 if wrong != 0 {
-                    client.steps = vec![(0, wrong), (rng.range(30, 300), 0)];
+                    client.steps = vec![(0, wrong), (client.ntp_after_boot, 0)];
                 }
             }
             // One client in ten.
@@ -396,6 +415,8 @@ pub fn run(scenario: Scenario, clients: u32, jitter_s: i64, world_seed: u64) -> 
     for c in clients {
         report.unresolved += c.stale.len() as u64;
         report.delays.extend(c.stale.iter().map(|_| NEVER));
+        let at_t0 = c.stale.iter().filter(|&&changed| changed == 0).count();
+        report.t0_delays.extend(std::iter::repeat_n(NEVER, at_t0));
     }
     report
 }
@@ -423,6 +444,7 @@ impl World {
                     // comes back.
                     c.boot += 1;
                     c.booted_at = t;
+                    c.synced_at = t + c.ntp_after_boot;
                 }
                 c.generation += 1;
                 c.stale.push(t);
@@ -504,6 +526,9 @@ impl World {
                     // The service now holds the current address.
                     for changed in c.stale.drain(..) {
                         report.delays.push((t - changed) as u32);
+                        if changed == 0 {
+                            report.t0_delays.push(t as u32);
+                        }
                     }
                     None
                 } else if jittered {
@@ -513,7 +538,10 @@ impl World {
                     c.rec.next_allowed(now)
                 }
             }
-            Decision::Defer { until, .. } => Some(until),
+            // Watch mode spreads a deferral's retry over the event delay.
+            Decision::Defer { until, .. } => {
+                Some(until.saturating_add(jitter::event_delay(c.seed(), self.jitter_s)))
+            }
             _ => None,
         };
         // Watch mode's Schedule::finished: the safety net restarts; a retry
@@ -541,8 +569,8 @@ impl World {
 /// The results as a Markdown table, one row per report.
 pub fn table(reports: &[Report]) -> String {
     let mut out = String::from(
-        "| scenario | J | clients | requests | before: mean req/s | peak req/s (at t) | after recovery: peak req/s | p99 delay to a correct record | unresolved | min gap per client | gaps < 600 s | min gap on one boot | min gap, client's clock |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | J | clients | requests | before: mean req/s | peak req/s (at t) | after recovery: peak req/s | p99 delay to a correct record | t=0 change: median / p99 delay | unresolved | min gap per client | gaps < 600 s | min gap on one boot | min gap, client's clock |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in reports {
         let (peak, at) = r.peak_all();
@@ -555,6 +583,15 @@ pub fn table(reports: &[Report]) -> String {
         } else {
             "–".into()
         };
+        let delay = |d: u32| match d {
+            NEVER => format!("over {END} s"),
+            d => format!("{d} s"),
+        };
+        let t0 = if r.t0_delays.is_empty() {
+            "–".into()
+        } else {
+            format!("{} / {}", delay(r.t0_delay(50)), delay(r.t0_delay(99)))
+        };
         let gap = |g: i64| {
             if g == i64::MAX {
                 "–".into()
@@ -563,7 +600,7 @@ pub fn table(reports: &[Report]) -> String {
             }
         };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {:.2} | {} (t={} s) | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {:.2} | {} (t={} s) | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.scenario.label(),
             r.jitter_s,
             r.clients,
@@ -572,10 +609,8 @@ pub fn table(reports: &[Report]) -> String {
             peak,
             at,
             after,
-            match r.p99_delay() {
-                NEVER => format!("over {} s", END),
-                d => format!("{d} s"),
-            },
+            delay(r.p99_delay()),
+            t0,
             r.unresolved,
             gap(r.min_gap),
             r.gaps_under_floor,

@@ -690,6 +690,17 @@ fn at(wall: i64, secs: i64) -> Now {
     Now {
         wall,
         boot: boot(1, secs),
+        synced: true,
+    }
+}
+
+/// The wall clock `wall` read at boot clock `secs` of boot `id`, the wall
+/// clock synchronised or not.
+fn on_boot(wall: i64, id: u64, secs: i64, synced: bool) -> Now {
+    Now {
+        wall,
+        boot: boot(id, secs),
+        synced,
     }
 }
 
@@ -746,10 +757,7 @@ fn another_boot_or_no_boot_clock_counts_on_the_wall_clock() {
         from: ip("1.2.3.4"),
     });
     // Rebooted: the boot clock starts again and says nothing of the floor.
-    let rebooted = Now {
-        wall: later,
-        boot: boot(2, 30),
-    };
+    let rebooted = on_boot(later, 2, 30, true);
     assert_eq!(decide(&rec, rebooted, &want("5.6.7.8")), changed);
     // No boot clock now, or none recorded with the attempt.
     assert_eq!(decide(&rec, later, &want("5.6.7.8")), changed);
@@ -1010,4 +1018,177 @@ fn explain_agrees_with_decide_over_sequences() {
         }
     }
     assert!(checked > 10_000, "{checked}");
+}
+
+#[test]
+fn an_unsynced_clock_on_a_new_boot_holds_until_the_boot_is_ten_minutes_old() {
+    // The last attempt: on boot 1 at boot second 1000, or on a boot not
+    // recorded, or none at all (a record seeded from DNS, a blank one).
+    let on_boot_1 = Record::default()
+        .attempting(ip("1.2.3.4"), at(T0, 1000))
+        .concluded(&want("1.2.3.4"), at(T0, 1000), AttemptResult::Updated);
+    let seeded = Record {
+        registered_ip: Some(ip("1.2.3.4")),
+        ..Record::default()
+    };
+    let records = [
+        ("boot 1", on_boot_1.clone(), Some(1)),
+        ("boot unknown", registered("1.2.3.4", T0), None),
+        ("seeded from DNS", seeded, None),
+        ("blank", Record::default(), None),
+    ];
+    // Hours on by the wall clock, which may be ahead.
+    let wall = T0 + 3 * 3600;
+    let w = want("5.6.7.8");
+    let mut holds = 0;
+    for (name, rec, last_boot) in &records {
+        let attempted = rec.last_attempt_at.is_some();
+        let sends = decide(rec, wall, &w);
+        assert!(matches!(sends, Decision::Send(_)), "{name}: {sends:?}");
+        for now_boot in [1, 2] {
+            for uptime in [0, 1, 30, 599, 600, 601, 86_400] {
+                for synced in [false, true] {
+                    let now = on_boot(wall, now_boot, uptime, synced);
+                    let another_boot = *last_boot != Some(now_boot);
+                    let held = attempted && another_boot && !synced && uptime < FLOOR_S;
+                    let expected = if held {
+                        holds += 1;
+                        Decision::Defer {
+                            until: wall + FLOOR_S - uptime,
+                            why: DeferReason::Floor,
+                        }
+                    } else {
+                        sends
+                    };
+                    assert_eq!(
+                        decide(rec, now, &w),
+                        expected,
+                        "{name}, now on boot {now_boot} at {uptime} s, synced {synced}"
+                    );
+                }
+            }
+            // Without a boot clock now nothing tells the clock is unsynced.
+            let no_boot = Now {
+                wall,
+                boot: None,
+                synced: false,
+            };
+            assert_eq!(decide(rec, no_boot, &w), sends, "{name}");
+        }
+    }
+    // Four uptimes under 600 s: boot 1 now on boot 2, boot unknown on both.
+    assert_eq!(holds, 3 * 4);
+
+    // The hold is the floor's: the one that ends last is reported; a wall
+    // clock floor running longer wins, and a pending attempt holds alike.
+    let just_sent = on_boot_1.attempting(ip("5.6.7.8"), at(T0 + 700, 1700));
+    assert_eq!(
+        decide(&just_sent, on_boot(T0 + 710, 2, 590, false), &w),
+        Decision::Defer {
+            until: T0 + 700 + FLOOR_S,
+            why: DeferReason::Floor
+        }
+    );
+    assert_eq!(
+        decide(&just_sent, on_boot(T0 + 1290, 2, 10, false), &w),
+        Decision::Defer {
+            until: T0 + 1290 + 590,
+            why: DeferReason::Floor
+        }
+    );
+    // Other holds still count, and a clock behind the state still holds.
+    let backing_off = Record {
+        retry_not_before: Some(wall + 3000),
+        ..on_boot_1.clone()
+    };
+    assert_eq!(
+        decide(&backing_off, on_boot(wall, 2, 0, false), &w),
+        Decision::Defer {
+            until: wall + 3000,
+            why: DeferReason::Backoff
+        }
+    );
+    assert_eq!(
+        decide(&on_boot_1, on_boot(T0 - 1, 2, 0, false), &w),
+        Decision::ClockBehind { state_time: T0 }
+    );
+    // Nothing to send is still nothing to send.
+    assert_eq!(
+        decide(&on_boot_1, on_boot(wall, 2, 0, false), &want("1.2.3.4")),
+        Decision::Unchanged { since: Some(T0) }
+    );
+}
+
+#[test]
+fn exhaustive_floor_in_true_time_across_reboots_with_clocks_ahead() {
+    // Every sequence of runs in which, before each, time passes and the
+    // router may reboot (its wall clock then unsynchronised, and right or
+    // hours ahead) or have NTP sync its clock (put right): two sends that
+    // may have reached the server are never closer than the floor in true
+    // time. A wall clock can be ahead only while unsynchronised.
+    #[derive(Clone, Copy)]
+    struct Router {
+        boot: u64,
+        booted_at: i64,
+        offset: i64,
+        synced: bool,
+    }
+    let mut cases = 0;
+    let mut sends = 0;
+    let start = Router {
+        boot: 1,
+        booted_at: -100_000,
+        offset: 0,
+        synced: true,
+    };
+    // (record, router, true time, last reached, runs so far)
+    let mut stack = vec![(Record::default(), start, 0i64, None::<i64>, 0)];
+    while let Some((rec, router, t0, last, runs)) = stack.pop() {
+        if runs == 5 {
+            continue;
+        }
+        for dt in [5, 599, 600] {
+            for event in 0..4 {
+                let t = t0 + dt;
+                let router = match event {
+                    // A reboot a moment ago, the clock right or ahead.
+                    1 | 2 => Router {
+                        boot: router.boot + 1,
+                        booted_at: t,
+                        offset: if event == 1 { 0 } else { 3 * 3600 },
+                        synced: false,
+                    },
+                    // NTP syncs the clock.
+                    3 => Router {
+                        offset: 0,
+                        synced: true,
+                        ..router
+                    },
+                    _ => router,
+                };
+                let now = on_boot(
+                    T0 + t + router.offset,
+                    router.boot,
+                    t - router.booted_at,
+                    router.synced,
+                );
+                // A new address each run: every run wants to send.
+                let a = ip(if runs % 2 == 0 { "5.6.7.8" } else { "1.2.3.4" });
+                let w = want(&a.to_string());
+                cases += 1;
+                if !matches!(decide(&rec, now, &w), Decision::Send(_)) {
+                    stack.push((rec.clone(), router, t, last, runs + 1));
+                    continue;
+                }
+                sends += 1;
+                if let Some(prev) = last {
+                    assert!(t - prev >= FLOOR_S, "sent at {t} after {prev}");
+                }
+                let done = rec.concluded(&w, now, AttemptResult::Updated);
+                stack.push((done, router, t, Some(t), runs + 1));
+                stack.push((rec.attempting(a, now), router, t, Some(t), runs + 1));
+            }
+        }
+    }
+    assert!(cases > 100_000 && sends > 10_000, "{cases} {sends}");
 }

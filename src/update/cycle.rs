@@ -38,15 +38,18 @@ pub struct Clock {
     now: i64,
     started: Instant,
     boot: Option<BootTime>,
+    synced: bool,
 }
 
 impl Clock {
     /// The clock read as `now` (Unix seconds) at this moment.
     pub fn starting_at(now: i64) -> Clock {
+        let read = boot_clock::reading_for(now);
         Clock {
             now,
             started: Instant::now(),
-            boot: boot_clock::reading_for(now),
+            boot: read.boot,
+            synced: read.synced,
         }
     }
 
@@ -67,6 +70,7 @@ impl Clock {
                 secs: b.secs.saturating_add(elapsed),
                 ..b
             }),
+            synced: self.synced,
         }
     }
 

@@ -1,6 +1,7 @@
 //! One check of one host: a [`Job`] runs [`update::run`] on its own thread
 //! through a [`Fenced`] transport and hands back a [`Done`], its retry
-//! after a failure spread over the back-off step ([`spread_retry_s`]);
+//! after a failure spread over the back-off step ([`spread_retry_s`]),
+//! after a deferral over the event delay ([`spread_deferral_s`]);
 //! [`report`] logs the result in one line and says when to retry.
 //!
 //! The state file is written only while the check holds the *fence*; it
@@ -111,16 +112,33 @@ impl Job {
     }
 
     /// After a failed attempt, the retry time [`spread_retry_s`] draws
-    /// from the record as stored (read without the lock; nothing written).
+    /// from the record as stored (read without the lock; nothing written);
+    /// after a deferral, [`spread_deferral_s`].
     fn spread_retry(&self, mut o: Outcome) -> Outcome {
-        if let (Kind::Failed, Some(held)) = (o.outcome, o.retry_after_s) {
-            if let Some(record) = update::peek_record(&self.host.config) {
-                let seed = update::jitter_seed(&self.host.config);
-                o.retry_after_s = Some(spread_retry_s(seed, held, &record, self.now));
+        let seed = update::jitter_seed(&self.host.config);
+        match (o.outcome, o.retry_after_s) {
+            (Kind::Failed, Some(held)) => {
+                if let Some(record) = update::peek_record(&self.host.config) {
+                    o.retry_after_s = Some(spread_retry_s(seed, held, &record, self.now));
+                }
             }
+            (Kind::Deferred, Some(held)) => {
+                o.retry_after_s = Some(spread_deferral_s(seed, held, self.host.event_jitter_s));
+            }
+            _ => {}
         }
         o
     }
+}
+
+/// Seconds from now until a deferred check runs again: `held`, the
+/// seconds the guard holds the request back, plus [`jitter::event_delay`]
+/// (at most `max_s`). A hold can end in the same second for a whole fleet
+/// (after a regional power cut, the guard holds every router with an
+/// unsynchronised clock until its boot is 10 minutes old), so the retries
+/// are spread as an address event's check is.
+fn spread_deferral_s(seed: u64, held: i64, max_s: i64) -> i64 {
+    held.saturating_add(jitter::event_delay(seed, max_s))
 }
 
 /// Seconds from `now` until a failed attempt is retried: "full jitter",
@@ -190,5 +208,19 @@ mod tests {
         assert!(waits.iter().any(|w| *w < held + step / 2), "{waits:?}");
         // A guard that holds longer than the record says still wins.
         assert_eq!(spread_retry_s(1, 99_999, &rec, now), 99_999);
+    }
+
+    #[test]
+    fn retries_after_deferrals_spread_over_the_event_delay() {
+        let waits: Vec<i64> = (0..500)
+            .map(|i| spread_deferral_s(jitter::seed("u", i), 500, 10))
+            .collect();
+        assert!(waits.iter().all(|w| (500..=510).contains(w)), "{waits:?}");
+        for w in [500, 505, 510] {
+            assert!(waits.contains(&w), "{w} never drawn: {waits:?}");
+        }
+        // No jitter, no spread; never before the guard allows.
+        assert_eq!(spread_deferral_s(7, 500, 0), 500);
+        assert_eq!(spread_deferral_s(7, i64::MAX, 10), i64::MAX);
     }
 }

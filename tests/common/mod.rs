@@ -642,3 +642,85 @@ impl Drop for Netns {
             .status();
     }
 }
+
+/// The stand-in's address in [`TwoWans`], behind both WANs.
+pub const TWO_WANS_SERVER_IP: &str = "192.0.2.80";
+
+/// A router with two WANs and "the internet" behind them, as two network
+/// namespaces: the router has `wana` (10.1.0.1) and `wanb` (10.2.0.1),
+/// veth pairs whose other ends (`wanap` 10.1.0.2, `wanbp` 10.2.0.2) are in
+/// the internet namespace, where a plain-HTTP stand-in listens on
+/// [`TWO_WANS_SERVER_IP`]. The router reaches it through either WAN,
+/// `wana` first (lower metric), so an unbound request comes from 10.1.0.1
+/// and only one bound to `wanb` comes from 10.2.0.1. The router's
+/// addresses are /32s with a route to the peer, so a WAN's address can be
+/// changed (add the new one, then delete the old) without losing its
+/// routes. Needs root: check [`namespaces_or_skip`] first.
+pub struct TwoWans {
+    /// The router's namespace.
+    pub router: Netns,
+    /// The internet's namespace.
+    pub internet: Netns,
+    /// The stand-in in the internet namespace.
+    pub server: StubServer,
+}
+
+impl TwoWans {
+    /// Makes both namespaces, the WANs and the stand-in.
+    pub fn new() -> TwoWans {
+        let router = Netns::new("br");
+        let internet = Netns::new("bi");
+        internet.ip(&[
+            "addr",
+            "add",
+            &format!("{TWO_WANS_SERVER_IP}/32"),
+            "dev",
+            "lo",
+        ]);
+        for (dev, net, metric) in [("wana", "10.1.0", "10"), ("wanb", "10.2.0", "20")] {
+            let peer = format!("{dev}p");
+            let gateway = format!("{net}.2");
+            router.ip(&["link", "add", dev, "type", "veth", "peer", "name", &peer]);
+            router.ip(&["link", "set", &peer, "netns", &internet.name]);
+            router.ip(&["addr", "add", &format!("{net}.1/32"), "dev", dev]);
+            internet.ip(&["addr", "add", &format!("{net}.2/24"), "dev", &peer]);
+            router.ip(&["link", "set", dev, "up"]);
+            internet.ip(&["link", "set", &peer, "up"]);
+            router.ip(&["route", "add", &gateway, "dev", dev]);
+            router.ip(&[
+                "route",
+                "add",
+                TWO_WANS_SERVER_IP,
+                "via",
+                &gateway,
+                "dev",
+                dev,
+                "metric",
+                metric,
+            ]);
+        }
+        let server = internet.inside(|| StubServer::plain_on("0.0.0.0"));
+        TwoWans {
+            router,
+            internet,
+            server,
+        }
+    }
+
+    /// The update URL on the stand-in, as the router reaches it.
+    pub fn url(&self) -> String {
+        format!(
+            "http://{TWO_WANS_SERVER_IP}:{}/dns/update.php",
+            self.server.port()
+        )
+    }
+
+    /// The source address of each request the stand-in got, in order.
+    pub fn sources(&self) -> Vec<String> {
+        self.server
+            .requests()
+            .iter()
+            .map(|r| r.peer.map(|p| p.ip().to_string()).unwrap_or_default())
+            .collect()
+    }
+}
