@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ureq::tls::{PemItem, RootCerts};
+use ureq::tls::{Certificate, RootCerts};
 
 /// Where systems keep their CA bundle, looked at in this order.
 pub const SYSTEM_CA_FILES: [&str; 4] = [
@@ -67,18 +67,99 @@ pub fn load(path: &Path) -> Result<RootCerts, String> {
 
 /// The certificates in `pem`; an error says why there are none.
 pub(crate) fn from_pem(pem: &[u8]) -> Result<RootCerts, String> {
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        match item {
-            Ok(PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(e) => return Err(format!("is not valid PEM: {e}")),
-        }
-    }
+    let certs = certificates(pem)?;
     if certs.is_empty() {
         return Err("holds no PEM certificate".into());
     }
     Ok(RootCerts::Specific(Arc::new(certs)))
+}
+
+const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+const END: &[u8] = b"-----END CERTIFICATE-----";
+
+/// Every `CERTIFICATE` block of `pem`, decoded; other blocks (keys,
+/// parameters) and text between blocks are passed over.
+///
+/// Written here rather than taken from `rustls-pki-types`, whose base64
+/// decoder runs in constant time (it is meant for private keys): over a
+/// system bundle of some 140 public certificates that cost 7.7 M
+/// instructions, half of an HTTPS update (`benches/RESULTS.md`).
+fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, String> {
+    let mut certs = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = find(rest, BEGIN) {
+        let body = &rest[start + BEGIN.len()..];
+        let n = certs.len() + 1;
+        let end = find(body, END)
+            .ok_or_else(|| format!("is not valid PEM: certificate {n} has no END line"))?;
+        let der = decode_base64(&body[..end])
+            .ok_or_else(|| format!("is not valid PEM: certificate {n} is not base64"))?;
+        certs.push(Certificate::from_der(&der).to_owned());
+        rest = &body[end + END.len()..];
+    }
+    Ok(certs)
+}
+
+/// Where `needle` (which starts with `-`) first occurs in `haystack`.
+/// Base64 has no `-`, so the scan stops rarely.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = haystack[from..].iter().position(|&b| b == needle[0]) {
+        let at = from + i;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Marks a byte that is not in the base64 alphabet.
+const INVALID: u8 = 0xff;
+
+/// Each byte's value in the standard base64 alphabet, or [`INVALID`].
+const BASE64: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < alphabet.len() {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Standard base64 with line breaks and spaces ignored and `=` padding
+/// only at the end; `None` for any other byte or a wrong length.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut acc, mut bits, mut padding) = (0u32, 0u32, 0usize);
+    for &b in text {
+        if matches!(b, b'\n' | b'\r' | b' ' | b'\t') {
+            continue;
+        }
+        if b == b'=' {
+            padding += 1;
+            continue;
+        }
+        let v = BASE64[usize::from(b)];
+        if v == INVALID || padding > 0 {
+            return None;
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    // What is left must be the zero bits of a final partial group, and
+    // the padding must complete it to a multiple of four characters.
+    let whole = bits == 0 && padding == 0;
+    let two_left = bits == 4 && padding == 2;
+    let one_left = bits == 2 && padding == 1;
+    let clean = acc & ((1 << bits) - 1) == 0;
+    ((whole || two_left || one_left) && clean).then_some(out)
 }
 
 /// No roots at all: for an agent that only speaks plain HTTP. Any HTTPS
@@ -97,6 +178,58 @@ mod tests {
         assert_eq!(err, "holds no PEM certificate");
         let key = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
         assert!(from_pem(key).is_err());
+    }
+
+    #[test]
+    fn base64_decodes_as_rfc_4648_says() {
+        let d = |s: &str| decode_base64(s.as_bytes());
+        assert_eq!(d(""), Some(vec![]));
+        assert_eq!(d("Zg=="), Some(b"f".to_vec()));
+        assert_eq!(d("Zm8="), Some(b"fo".to_vec()));
+        assert_eq!(d("Zm9v"), Some(b"foo".to_vec()));
+        assert_eq!(d("Zm9v\r\nYmFy"), Some(b"foobar".to_vec()));
+        assert_eq!(d("+/+/"), Some(vec![0xfb, 0xff, 0xbf]));
+        for bad in [
+            "Zg=", "Zg", "Z", "Zm9v!", "Zg==Zg==", "Zh==", "Zm9=", "-AAA",
+        ] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_systems_bundle_reads_as_the_pki_types_parser_reads_it() {
+        let Ok(path) = system_bundle() else { return };
+        let pem = std::fs::read(path).unwrap();
+        let ours = certificates(&pem).unwrap();
+        let theirs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert!(ours.len() > 50, "{}", ours.len());
+        assert_eq!(ours.len(), theirs.len());
+        assert!(ours.iter().zip(&theirs).all(|(a, b)| a.der() == b.der()));
+    }
+
+    #[test]
+    fn blocks_other_than_certificates_are_passed_over_and_bad_ones_named() {
+        let cert = "-----BEGIN CERTIFICATE-----\nZm9v\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN PRIVATE KEY-----\nYmFy\n-----END PRIVATE KEY-----\n";
+        let both = format!("text\n{key}{cert}{cert}");
+        let certs = certificates(both.as_bytes()).unwrap();
+        assert_eq!(certs.len(), 2);
+        assert_eq!(certs[0].der(), b"foo");
+        let cut = format!("{cert}-----BEGIN CERTIFICATE-----\nZm9v\n");
+        assert_eq!(
+            certificates(cut.as_bytes()).map(|c| c.len()),
+            Err("is not valid PEM: certificate 2 has no END line".into())
+        );
+        let bad = "-----BEGIN CERTIFICATE-----\nZm9v!\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            certificates(bad.as_bytes()).map(|c| c.len()),
+            Err("is not valid PEM: certificate 1 is not base64".into())
+        );
     }
 
     #[test]
