@@ -83,25 +83,33 @@ const END: &[u8] = b"-----END CERTIFICATE-----";
 /// Written here rather than taken from `rustls-pki-types`, whose base64
 /// decoder runs in constant time (it is meant for private keys): over a
 /// system bundle of some 140 public certificates that cost 7.7 M
-/// instructions, half of an HTTPS update (`benches/RESULTS.md`).
+/// instructions, half of an HTTPS update. This is one pass over the text
+/// into one buffer, with no call per byte (the router build optimises for
+/// size, so small helpers stay calls): `benches/RESULTS.md` has the cost.
 fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, String> {
-    let mut certs = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = find(rest, BEGIN) {
-        let body = &rest[start + BEGIN.len()..];
-        let n = certs.len() + 1;
-        let end = find(body, END)
-            .ok_or_else(|| format!("is not valid PEM: certificate {n} has no END line"))?;
-        let der = decode_base64(&body[..end])
+    // Every certificate's DER, one after another; (start, end) of each.
+    let mut der = vec![0u8; pem.len() / 4 * 3 + 3];
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while let Some(found) = find(&pem[i..], BEGIN) {
+        let n = spans.len() + 1;
+        let start = spans.last().map_or(0, |&(_, end)| end);
+        let (end, stop) = decode_base64(&pem[i + found + BEGIN.len()..], &mut der, start)
             .ok_or_else(|| format!("is not valid PEM: certificate {n} is not base64"))?;
-        certs.push(Certificate::from_der(&der).to_owned());
-        rest = &body[end + END.len()..];
+        let after = i + found + BEGIN.len() + stop;
+        if !pem[after..].starts_with(END) {
+            return Err(format!("is not valid PEM: certificate {n} has no END line"));
+        }
+        spans.push((start, end));
+        i = after + END.len();
     }
-    Ok(certs)
+    Ok(spans
+        .into_iter()
+        .map(|(start, end)| Certificate::from_der(&der[start..end]).to_owned())
+        .collect())
 }
 
 /// Where `needle` (which starts with `-`) first occurs in `haystack`.
-/// Base64 has no `-`, so the scan stops rarely.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     let mut from = 0;
     while let Some(i) = haystack[from..].iter().position(|&b| b == needle[0]) {
@@ -116,8 +124,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Marks a byte that is not in the base64 alphabet.
 const INVALID: u8 = 0xff;
+/// Marks a byte skipped between base64 characters (line breaks, spaces).
+const SPACE: u8 = 0xfe;
 
-/// Each byte's value in the standard base64 alphabet, or [`INVALID`].
+/// Each byte's value in the standard base64 alphabet, [`SPACE`] or
+/// [`INVALID`].
 const BASE64: [u8; 256] = {
     let mut table = [INVALID; 256];
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -126,40 +137,63 @@ const BASE64: [u8; 256] = {
         table[alphabet[i] as usize] = i as u8;
         i += 1;
     }
+    table[b'\n' as usize] = SPACE;
+    table[b'\r' as usize] = SPACE;
+    table[b' ' as usize] = SPACE;
+    table[b'\t' as usize] = SPACE;
     table
 };
 
-/// Standard base64 with line breaks and spaces ignored and `=` padding
-/// only at the end; `None` for any other byte or a wrong length.
-fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let (mut acc, mut bits, mut padding) = (0u32, 0u32, 0usize);
-    for &b in text {
-        if matches!(b, b'\n' | b'\r' | b' ' | b'\t') {
-            continue;
-        }
-        if b == b'=' {
-            padding += 1;
-            continue;
-        }
+/// Decodes standard base64 from the start of `text` into `out` from
+/// `at` on, up to the first `-` (or the end): line breaks and spaces
+/// ignored, `=` padding only at the end. Returns where the decoded bytes
+/// end in `out` and where the text stopped; `None` for any other byte or
+/// a wrong length. `out` must hold three bytes for every four characters.
+fn decode_base64(text: &[u8], out: &mut [u8], at: usize) -> Option<(usize, usize)> {
+    let (mut acc, mut symbols, mut padding, mut k) = (0u32, 0u32, 0u32, at);
+    let mut stop = text.len();
+    for (i, &b) in text.iter().enumerate() {
         let v = BASE64[usize::from(b)];
-        if v == INVALID || padding > 0 {
+        if v < 64 {
+            if padding > 0 {
+                return None;
+            }
+            acc = (acc << 6) | u32::from(v);
+            symbols += 1;
+            if symbols == 4 {
+                let [_, x, y, z] = acc.to_be_bytes();
+                *out.get_mut(k)? = x;
+                *out.get_mut(k + 1)? = y;
+                *out.get_mut(k + 2)? = z;
+                (acc, symbols, k) = (0, 0, k + 3);
+            }
+        } else if v == SPACE {
+        } else if b == b'=' {
+            padding += 1;
+        } else if b == b'-' {
+            stop = i;
+            break;
+        } else {
             return None;
         }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
     }
-    // What is left must be the zero bits of a final partial group, and
-    // the padding must complete it to a multiple of four characters.
-    let whole = bits == 0 && padding == 0;
-    let two_left = bits == 4 && padding == 2;
-    let one_left = bits == 2 && padding == 1;
-    let clean = acc & ((1 << bits) - 1) == 0;
-    ((whole || two_left || one_left) && clean).then_some(out)
+    // A final group of 2 or 3 characters is completed by its padding, and
+    // its unused low bits are zero.
+    match (symbols, padding) {
+        (0, 0) => {}
+        (2, 2) if acc & 0xf == 0 => {
+            *out.get_mut(k)? = (acc >> 4) as u8;
+            k += 1;
+        }
+        (3, 1) if acc & 0x3 == 0 => {
+            let [_, _, x, y] = (acc >> 2).to_be_bytes();
+            *out.get_mut(k)? = x;
+            *out.get_mut(k + 1)? = y;
+            k += 2;
+        }
+        _ => return None,
+    }
+    Some((k, stop))
 }
 
 /// No roots at all: for an agent that only speaks plain HTTP. Any HTTPS
@@ -182,15 +216,20 @@ mod tests {
 
     #[test]
     fn base64_decodes_as_rfc_4648_says() {
-        let d = |s: &str| decode_base64(s.as_bytes());
+        let d = |s: &str| {
+            let mut out = vec![0u8; s.len() / 4 * 3 + 3];
+            decode_base64(s.as_bytes(), &mut out, 0).map(|(end, _)| out[..end].to_vec())
+        };
         assert_eq!(d(""), Some(vec![]));
         assert_eq!(d("Zg=="), Some(b"f".to_vec()));
         assert_eq!(d("Zm8="), Some(b"fo".to_vec()));
         assert_eq!(d("Zm9v"), Some(b"foo".to_vec()));
         assert_eq!(d("Zm9v\r\nYmFy"), Some(b"foobar".to_vec()));
         assert_eq!(d("+/+/"), Some(vec![0xfb, 0xff, 0xbf]));
+        // A `-` ends the text (the END line follows).
+        assert_eq!(d("Zm9v\n-----END"), Some(b"foo".to_vec()));
         for bad in [
-            "Zg=", "Zg", "Z", "Zm9v!", "Zg==Zg==", "Zh==", "Zm9=", "-AAA",
+            "Zg=", "Zg", "Z", "Zm9v!", "Zg==Zg==", "Zh==", "Zm9=", "=Zm9v", "Zm9v=",
         ] {
             assert_eq!(d(bad), None, "{bad}");
         }
