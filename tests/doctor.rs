@@ -536,6 +536,20 @@ fn bad_input_is_exit_2_and_nothing_is_probed() {
         assert!(err.contains(field), "{args:?}: {err}");
         assert!(out.is_empty(), "{args:?}: {out}");
     }
+    // Options of a command that sends.
+    for flag in ["--force", "--dry-run"] {
+        let mut c = doctor(&server, &dir);
+        c.args(["--ip", "8.8.8.8", flag]);
+        let (code, out, err) = outcome(c);
+        assert_eq!(code, 2, "{flag}: {out}\n{err}");
+        assert!(
+            err.contains(&format!(
+                "doctor: {flag} is for `mtgsy-ddns update`; doctor never sends one"
+            )),
+            "{err}"
+        );
+        assert!(out.is_empty(), "{out}");
+    }
     // No user name.
     let mut c = cmd();
     c.args(["doctor", "--ip", "8.8.8.8", "--server", &server.url()]);

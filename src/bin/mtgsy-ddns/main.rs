@@ -121,6 +121,12 @@ fn run_config(cli: &Cli) -> i32 {
 /// 2, nothing probed); then exit 0 when all is well, 1 when a finding
 /// needs the user.
 fn run_doctor(cli: &Cli) -> i32 {
+    let refused = [(cli.force, "--force"), (cli.dry_run, "--dry-run")];
+    if let Some(code) = refuse(&refused, "doctor never sends one", |m| {
+        Printer::stderr_only().error(&format!("doctor: {m}"))
+    }) {
+        return code;
+    }
     let result = (|| -> Result<_, Error> {
         let (settings, file) = args::settings(cli)?;
         let configs = watch::configs(&settings, file.as_ref())?;
@@ -150,6 +156,15 @@ fn run_doctor(cli: &Cli) -> i32 {
         print!("{}", texts.join("\n"));
     }
     i32::from(!fine)
+}
+
+/// Exit 2, after one line through `say`, when one of `flags` (given or
+/// not, and its spelling) was given to a command that takes no such
+/// option; `why` says why it does not.
+fn refuse(flags: &[(bool, &str)], why: &str, say: impl FnOnce(&str)) -> Option<i32> {
+    let (_, flag) = flags.iter().find(|(given, _)| *given)?;
+    say(&format!("{flag} is for `mtgsy-ddns update`; {why}"));
+    Some(Status::BadInput.code())
 }
 
 /// `text` as a JSON string.
@@ -192,16 +207,15 @@ fn run_watch(cli: &Cli) -> i32 {
         cli.verbose.saturating_add(1),
         cli.syslog,
     )));
-    let refuse = [
+    let refused = [
         (cli.force, "--force"),
         (cli.dry_run, "--dry-run"),
         (cli.json, "--json"),
     ];
-    if let Some((_, flag)) = refuse.iter().find(|(given, _)| *given) {
-        lock(&printer).error(&format!(
-            "watch: {flag} is for `mtgsy-ddns update`; watch decides on its own when to send"
-        ));
-        return Status::BadInput.code();
+    if let Some(code) = refuse(&refused, "watch decides on its own when to send", |m| {
+        lock(&printer).error(&format!("watch: {m}"))
+    }) {
+        return code;
     }
     let log_printer = printer.clone();
     let log: watch::SharedLog =
