@@ -115,7 +115,7 @@ budget() {
 ceiling() {
 	case "$1" in
 	x86_64-*) echo 1048576 ;;  # the budget: met
-	aarch64-*) echo 913000 ;;  # 890,648 B today + 2.5 %
+	aarch64-*) echo 884000 ;;  # 862,488 B after issue 16 + 2.5 %
 	armv7-unknown-linux-musleabihf) echo 891289 ;;    # the budget: met
 	armv7-unknown-linux-musleabi) echo 913000 ;;      # soft-float: no budget; hf's + 2.5 %
 	mipsel-* | mips-*) echo 1048576 ;; # the budget: met
