@@ -5,6 +5,7 @@
 
 use std::io::Read;
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::addr::AddressKind;
@@ -244,31 +245,39 @@ pub fn next_hop(
     Ok(Some(target))
 }
 
+/// The roots a public "what is my address" page over HTTPS is checked
+/// against: the system's CA bundle, whatever `ca_file` says for the update
+/// server. Read at the first HTTPS page and kept for the life of the
+/// process (watch mode fetches the page at every check); a failure is not
+/// kept, so a bundle installed later is found.
+fn web_roots() -> Result<ureq::tls::RootCerts, String> {
+    use crate::transport::roots;
+    static LOADED: OnceLock<ureq::tls::RootCerts> = OnceLock::new();
+    if let Some(trusted) = LOADED.get() {
+        return Ok(trusted.clone());
+    }
+    let trusted = roots::system_bundle().and_then(|p| roots::load(&p))?;
+    Ok(LOADED.get_or_init(|| trusted).clone())
+}
+
 /// Fetches the page at `url` through device `bind`, if given; redirects
 /// are followed by hand, at most [`MAX_ADDRESS_REDIRECTS`], and only to
 /// `https://` URLs.
 fn fetch(url: &str, timeout: Duration, bind: Option<&str>) -> Result<String, String> {
-    // A public "what is my address" page: the system's roots, whatever
-    // `ca_file` says for the update server. Without a bundle, a plain-HTTP
-    // page still works; an HTTPS hop gets the reason.
-    use crate::transport::roots;
-    let (trusted, no_roots) = match roots::system_bundle().and_then(|p| roots::load(&p)) {
-        Ok(trusted) => (trusted, None),
-        Err(why) => (roots::none(), Some(why)),
+    let agent = |trusted| {
+        crate::transport::agent(
+            ureq::Agent::config_builder()
+                .tls_config(crate::transport::tls_config(trusted))
+                .timeout_global(Some(timeout))
+                .proxy(None)
+                .max_redirects(0)
+                .max_redirects_will_error(false)
+                .http_status_as_error(false)
+                .user_agent(crate::request::user_agent())
+                .build(),
+            bind,
+        )
     };
-    let tls = crate::transport::tls_config(trusted);
-    let agent = crate::transport::agent(
-        ureq::Agent::config_builder()
-            .tls_config(tls)
-            .timeout_global(Some(timeout))
-            .proxy(None)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .user_agent(crate::request::user_agent())
-            .build(),
-        bind,
-    );
     let deadline = std::time::Instant::now() + timeout;
     let mut current = url.to_string();
     let mut redirects = 0;
@@ -276,10 +285,14 @@ fn fetch(url: &str, timeout: Duration, bind: Option<&str>) -> Result<String, Str
         if std::time::Instant::now() >= deadline {
             return Err(format!("no answer within {} s", timeout.as_secs()));
         }
-        if let (Some(why), true) = (&no_roots, current.starts_with("https://")) {
-            return Err(why.clone());
-        }
-        let response = agent
+        // A plain-HTTP page needs no roots (and works without a bundle);
+        // an HTTPS one is checked against the system's.
+        let trusted = if current.starts_with("https://") {
+            web_roots()?
+        } else {
+            crate::transport::roots::none()
+        };
+        let response = agent(trusted)
             .get(&current)
             .call()
             .map_err(|e| format!("request failed: {e}"))?;

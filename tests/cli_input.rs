@@ -593,6 +593,17 @@ fn address_page_redirects_are_followed_only_to_https() {
     assert!(err.contains("certificate"), "{err}");
     assert_eq!(tls.connections(), 1, "the https:// redirect was followed");
     assert_eq!(server.connections(), 0);
+
+    // With the test CA as the system's bundle, the https:// page after the
+    // plain one is trusted and gives the address.
+    tls.set_reply(200, "Current IP Address: 5.4.3.2");
+    let mut c = base(&server, &state);
+    c.args(["--ip-source", "web", "--ip-url"])
+        .arg(checkip.url())
+        .env("SSL_CERT_FILE", tls.ca_pem_path());
+    let (code, _, err) = texts(&run(c));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.requests()[0].query("ip").unwrap(), "5.4.3.2");
 }
 
 #[test]
